@@ -1,0 +1,61 @@
+# backstream — every entry point a developer, CI or a user needs.
+# `make demo` is the main job; `make test` runs unit and integration tests against a
+# real Kafka and a real S3 server that it starts itself (no Docker needed).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+STACK := infra/local/stack.sh
+NPM := npm --no-audit --no-fund --loglevel=error
+# The AWS SDK warns on every start under Node 20 that releases after January 2027 need
+# Node 22 (see docs/decisions.md); keep test and demo output readable.
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?= true
+
+.PHONY: help deps build up down status stack-install env test test-unit test-integration lint format demo clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	$(NPM) ci
+	@touch $@
+
+deps: node_modules/.installed ## install Node dependencies (npm ci)
+
+build: deps ## compile TypeScript into dist/
+	$(NPM) run --silent build
+
+stack-install: ## fetch the Kafka jars and build versitygw (cached in .stack/)
+	$(STACK) install
+
+up: build ## start Kafka and versitygw on 127.0.0.1 and wait until both answer
+	$(STACK) up
+
+down: ## stop the local stack and wait for its processes to exit
+	$(STACK) down
+
+status: ## say whether the local stack runs
+	$(STACK) status
+
+env: ## print the BACKSTREAM_* settings for the local stack (eval "$$(make -s env)")
+	@$(STACK) env
+
+test: build ## unit and integration tests (integration tests start the stack if needed)
+	$(NPM) run --silent test:unit
+	$(NPM) run --silent test:integration
+
+test-unit: build ## unit tests only: no broker, no S3
+	$(NPM) run --silent test:unit
+
+test-integration: build ## integration tests against the real stack
+	$(NPM) run --silent test:integration
+
+lint: deps ## ESLint (type-aware) and Prettier check
+	$(NPM) run --silent lint
+
+format: deps ## rewrite files with Prettier
+	$(NPM) run --silent format
+
+demo: up ## the main job (for now: start the stack and show that both parts answer)
+	@eval "$$($(STACK) env)" && node bin/backstream.js doctor
+
+clean: down ## stop the stack and delete build output and stack state
+	rm -rf dist .stack

@@ -1,0 +1,114 @@
+import convict from 'convict';
+import { parseByteSize } from './byte-size';
+
+/**
+ * The value formats of the config schema. Each format's message is the expected form,
+ * which the loader shows next to the key that failed.
+ */
+function fail(expected: string): never {
+  throw new Error(`must be ${expected}`);
+}
+
+const BROKER = /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/;
+// S3 bucket naming rules (3-63 chars, lower case, digits, dots, hyphens).
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+let registered = false;
+
+export function registerFormats(): void {
+  if (registered) return;
+  registered = true;
+
+  convict.addFormat({
+    name: 'broker-list',
+    coerce: (v: unknown) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s.length > 0)
+        : v,
+    validate: (v: unknown) => {
+      if (!Array.isArray(v) || !v.every((b) => typeof b === 'string' && BROKER.test(b))) {
+        fail('a comma-separated list of host:port, e.g. 127.0.0.1:19092,kafka-1:9092');
+      }
+    },
+  });
+
+  convict.addFormat({
+    name: 'non-empty-string',
+    validate: (v: unknown) => {
+      if (typeof v !== 'string' || v.trim() === '') fail('a non-empty string');
+    },
+  });
+
+  convict.addFormat({
+    name: 'topic-prefix',
+    validate: (v: unknown) => {
+      if (typeof v !== 'string' || !/^[A-Za-z0-9._-]{0,100}$/.test(v)) {
+        fail('at most 100 characters of letters, digits, ".", "_" and "-" (Kafka topic name characters)');
+      }
+    },
+  });
+
+  convict.addFormat({
+    name: 'positive-int',
+    coerce: (v: unknown) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+    validate: (v: unknown) => {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) fail('a positive integer');
+    },
+  });
+
+  convict.addFormat({
+    name: 'zstd-level',
+    coerce: (v: unknown) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+    validate: (v: unknown) => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 19) fail('an integer from 1 to 19');
+    },
+  });
+
+  convict.addFormat({
+    name: 'byte-size',
+    coerce: (v: unknown) => parseByteSize(v) ?? v,
+    validate: (v: unknown) => {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
+        fail('a positive byte count: an integer, optionally with KiB, MiB or GiB (e.g. 512KiB, 8MiB)');
+      }
+    },
+  });
+
+  convict.addFormat({
+    name: 'optional-url',
+    validate: (v: unknown) => {
+      if (v === '') return;
+      let url: URL | undefined;
+      try {
+        url = typeof v === 'string' ? new URL(v) : undefined;
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+        fail('empty or an http(s) URL, e.g. http://127.0.0.1:19000');
+      }
+    },
+  });
+
+  convict.addFormat({
+    name: 'bucket-name',
+    validate: (v: unknown) => {
+      if (v === '') return;
+      if (typeof v !== 'string' || !BUCKET.test(v)) {
+        fail('an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens');
+      }
+    },
+  });
+
+  convict.addFormat({
+    name: 'key-prefix',
+    validate: (v: unknown) => {
+      if (typeof v !== 'string' || v.startsWith('/') || v.length > 512) {
+        fail('an object key prefix not starting with "/", at most 512 characters');
+      }
+    },
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * The one error base class of backstream. Every error the code raises on purpose is a
+ * BackstreamError: it carries a closed `code`, says whether retrying the same operation
+ * can succeed (`retriable`), and may give the operator a `hint`. Retry loops ask only
+ * `isRetriable(err)`; they never parse messages.
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CONFIG_FILE_UNREADABLE'
+  | 'KAFKA_UNAVAILABLE'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_REJECTED'
+  | 'TIMEOUT';
+
+export interface BackstreamErrorOptions {
+  retriable: boolean;
+  hint?: string;
+  cause?: unknown;
+}
+
+export class BackstreamError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: BackstreamErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable;
+    this.hint = options.hint;
+  }
+}
+
+/** Invalid settings: the key, what was expected and why. Never retriable. */
+export class ConfigError extends BackstreamError {
+  readonly key: string | undefined;
+  constructor(message: string, options: { key?: string; hint?: string; cause?: unknown } = {}) {
+    super('CONFIG_INVALID', message, { retriable: false, hint: options.hint, cause: options.cause });
+    this.key = options.key;
+  }
+}
+
+/** A dependency (broker, object store) did not answer in time or refused the connection. */
+export class UnavailableError extends BackstreamError {
+  constructor(
+    code: 'KAFKA_UNAVAILABLE' | 'STORE_UNAVAILABLE',
+    message: string,
+    options: { hint?: string; cause?: unknown } = {},
+  ) {
+    super(code, message, { retriable: true, hint: options.hint, cause: options.cause });
+  }
+}
+
+export function isRetriable(err: unknown): boolean {
+  return err instanceof BackstreamError && err.retriable;
+}
+
+/** A one-line description of any thrown value, for logs and CLI output. */
+export function describeError(err: unknown): string {
+  if (err instanceof BackstreamError) {
+    return err.hint ? `${err.message} (${err.hint})` : err.message;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,2 @@
+export { probeKafka, probeStore } from './probes';
+export type { ProbeResult } from './probes';

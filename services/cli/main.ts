@@ -1,0 +1,38 @@
+import { Command, CommanderError } from 'commander';
+import { BackstreamError, ConfigError, describeError } from '../../libs/errors';
+import { configCommand } from './commands/config';
+import { doctorCommand } from './commands/doctor';
+
+/** Exit codes of every command; scripts may rely on them. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+export function buildProgram(): Command {
+  const program = new Command('backstream')
+    .description(
+      'Back up files and change streams through Apache Kafka into S3-compatible storage, with a replayable ledger.',
+    )
+    .option('-c, --config <file>', 'JSON config file (default: $BACKSTREAM_CONFIG); BACKSTREAM_* variables override it')
+    .showHelpAfterError()
+    .exitOverride();
+  program.addCommand(configCommand());
+  program.addCommand(doctorCommand());
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with code 0; usage errors were already printed.
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    process.stderr.write(`backstream: error: ${describeError(err)}\n`);
+    process.exitCode = err instanceof ConfigError ? EXIT.usage : EXIT.failure;
+    if (!(err instanceof BackstreamError) && process.env.BACKSTREAM_DEBUG) {
+      process.stderr.write(`${(err as Error).stack ?? ''}\n`);
+    }
+  }
+}

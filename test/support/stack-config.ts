@@ -1,0 +1,32 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig, type BackstreamConfig } from '../../libs/config';
+import { endpointsFromEnv } from '../stack/endpoints';
+
+/** A name no other test or run uses: tests isolate themselves by topic prefix and bucket. */
+export function uniqueName(label: string): string {
+  return `${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.toLowerCase();
+}
+
+/**
+ * A configuration pointing at the stack the global setup started, with its own topic
+ * prefix and bucket, loaded through the config lib like any process would load it.
+ */
+export function testConfig(label: string, extraEnv: Record<string, string> = {}): BackstreamConfig {
+  const endpoints = endpointsFromEnv(process.env);
+  if (!endpoints) throw new Error('integration test without a stack: run it through `make test-integration`');
+  const name = uniqueName(label);
+  const env: NodeJS.ProcessEnv = {
+    BACKSTREAM_KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
+    BACKSTREAM_KAFKA_TOPIC_PREFIX: `${name}.`,
+    BACKSTREAM_KAFKA_CLIENT_ID: name,
+    BACKSTREAM_S3_ENDPOINT: endpoints.s3Endpoint,
+    BACKSTREAM_S3_REGION: endpoints.s3Region,
+    BACKSTREAM_S3_ACCESS_KEY_ID: endpoints.s3AccessKeyId,
+    BACKSTREAM_S3_SECRET_ACCESS_KEY: endpoints.s3SecretAccessKey,
+    BACKSTREAM_S3_FORCE_PATH_STYLE: 'true',
+    BACKSTREAM_S3_BUCKET: name.slice(0, 63),
+    BACKSTREAM_LOG_LEVEL: 'warn',
+    ...extraEnv,
+  };
+  return loadConfig({ env }).config;
+}
