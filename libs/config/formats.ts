@@ -60,6 +60,15 @@ export function registerFormats(): void {
   });
 
   convict.addFormat({
+    name: 'replication-factor',
+    coerce: (v: unknown) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    validate: (v: unknown) => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || (v < 1 && v !== -1))
+        fail('-1 (broker default) or a positive integer');
+    },
+  });
+
+  convict.addFormat({
     name: 'zstd-level',
     coerce: (v: unknown) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
     validate: (v: unknown) => {

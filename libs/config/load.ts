@@ -124,6 +124,12 @@ function checkChunking(config: BackstreamConfig): void {
       { key: 'chunking.avgSize' },
     );
   }
+  if (config.chunkWorker.fetchMaxBytes < maxSize) {
+    throw new ConfigError(
+      `invalid setting chunkWorker.fetchMaxBytes (BACKSTREAM_CHUNK_WORKER_FETCH_MAX_BYTES): must be at least chunking.maxSize (${maxSize}), got ${config.chunkWorker.fetchMaxBytes}`,
+      { key: 'chunkWorker.fetchMaxBytes' },
+    );
+  }
   if ((avgSize & (avgSize - 1)) !== 0) {
     throw new ConfigError(
       `invalid setting chunking.avgSize (BACKSTREAM_CHUNKING_AVG_SIZE): must be a power of two, got ${avgSize}`,

@@ -28,13 +28,14 @@ export interface BackstreamConfig {
     checksums: 'when_required' | 'when_supported';
     maxAttempts: number;
   };
+  topics: { partitions: number; replicationFactor: number; retentionDays: number; deadLetterRetentionDays: number };
   chunking: { minSize: number; avgSize: number; maxSize: number };
   store: { concurrency: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  producer: { maxInFlightBytes: number; commitTimeoutMs: number };
-  chunkWorker: { groupId: string; compressionLevel: number };
+  producer: { maxInFlightBytes: number; batchBytes: number; commitTimeoutMs: number };
+  chunkWorker: { groupId: string; compressionLevel: number; fetchMaxBytes: number };
   verifier: { groupId: string };
-  archiver: { groupId: string };
+  archiver: { groupId: string; segmentBytes: number; abandonAfterMs: number; maxPendingSnapshots: number };
 }
 
 const KiB = 1024;
@@ -164,6 +165,32 @@ export const configSchema: Schema<BackstreamConfig> = {
       env: 'BACKSTREAM_S3_MAX_ATTEMPTS',
     },
   },
+  topics: {
+    partitions: {
+      doc: 'Partitions of the chunks, stored and progress topics: the most instances of one service that can share the work.',
+      format: 'positive-int',
+      default: 8,
+      env: 'BACKSTREAM_TOPICS_PARTITIONS',
+    },
+    replicationFactor: {
+      doc: 'Replicas of every topic; -1 takes the broker default (default.replication.factor).',
+      format: 'replication-factor',
+      default: -1,
+      env: 'BACKSTREAM_TOPICS_REPLICATION_FACTOR',
+    },
+    retentionDays: {
+      doc: 'Days the chunks, stored and progress topics keep events; also how far back the archiver looks for committed snapshots when it replays.',
+      format: 'positive-int',
+      default: 7,
+      env: 'BACKSTREAM_TOPICS_RETENTION_DAYS',
+    },
+    deadLetterRetentionDays: {
+      doc: 'Days the dead-letter topic keeps rejected events.',
+      format: 'positive-int',
+      default: 30,
+      env: 'BACKSTREAM_TOPICS_DEAD_LETTER_RETENTION_DAYS',
+    },
+  },
   chunking: {
     minSize: {
       doc: 'Smallest chunk the content-defined chunker cuts, in bytes (suffixes KiB, MiB accepted).',
@@ -207,6 +234,12 @@ export const configSchema: Schema<BackstreamConfig> = {
       default: 64 * MiB,
       env: 'BACKSTREAM_PRODUCER_MAX_IN_FLIGHT_BYTES',
     },
+    batchBytes: {
+      doc: 'Bytes of events the producer gathers into one Kafka request.',
+      format: 'byte-size',
+      default: 4 * MiB,
+      env: 'BACKSTREAM_PRODUCER_BATCH_BYTES',
+    },
     commitTimeoutMs: {
       doc: 'Milliseconds `backstream backup` waits for its snapshot to be committed.',
       format: 'positive-int',
@@ -227,6 +260,12 @@ export const configSchema: Schema<BackstreamConfig> = {
       default: 3,
       env: 'BACKSTREAM_CHUNK_WORKER_COMPRESSION_LEVEL',
     },
+    fetchMaxBytes: {
+      doc: 'Chunk bytes one chunk-worker fetches at once; bounds its memory (at least chunking.maxSize).',
+      format: 'byte-size',
+      default: 32 * MiB,
+      env: 'BACKSTREAM_CHUNK_WORKER_FETCH_MAX_BYTES',
+    },
   },
   verifier: {
     groupId: {
@@ -242,6 +281,24 @@ export const configSchema: Schema<BackstreamConfig> = {
       format: 'non-empty-string',
       default: 'backstream-archiver',
       env: 'BACKSTREAM_ARCHIVER_GROUP_ID',
+    },
+    segmentBytes: {
+      doc: 'Size at which the archiver writes a file-list segment of a snapshot to the store; bounds its memory per snapshot.',
+      format: 'byte-size',
+      default: 4 * MiB,
+      env: 'BACKSTREAM_ARCHIVER_SEGMENT_BYTES',
+    },
+    abandonAfterMs: {
+      doc: 'A snapshot with no event for this long (by event time) is failed as abandoned, so it stops holding back offsets.',
+      format: 'positive-int',
+      default: 6 * 60 * 60 * 1000,
+      env: 'BACKSTREAM_ARCHIVER_ABANDON_AFTER_MS',
+    },
+    maxPendingSnapshots: {
+      doc: 'Snapshots one archiver partition tracks at once; more are failed with a reason.',
+      format: 'positive-int',
+      default: 64,
+      env: 'BACKSTREAM_ARCHIVER_MAX_PENDING_SNAPSHOTS',
     },
   },
 };

@@ -10,6 +10,11 @@ export type ErrorCode =
   | 'KAFKA_UNAVAILABLE'
   | 'STORE_UNAVAILABLE'
   | 'STORE_REJECTED'
+  | 'EVENT_INVALID'
+  | 'BLOCK_CORRUPT'
+  | 'BLOCK_MISSING'
+  | 'SNAPSHOT_FAILED'
+  | 'SOURCE_UNREADABLE'
   | 'TIMEOUT';
 
 export interface BackstreamErrorOptions {
@@ -49,6 +54,27 @@ export class UnavailableError extends BackstreamError {
     options: { hint?: string; cause?: unknown } = {},
   ) {
     super(code, message, { retriable: true, hint: options.hint, cause: options.cause });
+  }
+}
+
+/** A message that cannot be decoded or violates its contract: it goes to the dead-letter topic. */
+export class InvalidEventError extends BackstreamError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('EVENT_INVALID', message, { retriable: false, cause: options.cause });
+  }
+}
+
+/** A stored block is absent, or does not decode to the bytes its hash names. */
+export class BlockError extends BackstreamError {
+  readonly key: string;
+  constructor(
+    code: 'BLOCK_CORRUPT' | 'BLOCK_MISSING',
+    key: string,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(code, message, { retriable: false, cause: options.cause });
+    this.key = key;
   }
 }
 

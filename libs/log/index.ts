@@ -8,5 +8,5 @@ export type { Logger } from 'pino';
  * (tables, JSON lines for scripts). One root logger a process; children add context.
  */
 export function createLogger(level: BackstreamConfig['log']['level'], name: string): Logger {
-  return pino({ name, level, base: { service: name } }, pino.destination({ fd: 2, sync: false }));
+  return pino({ name, level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
 }

@@ -2,6 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { BackstreamError, ConfigError, describeError } from '../../libs/errors';
 import { configCommand } from './commands/config';
 import { doctorCommand } from './commands/doctor';
+import { backupCommand } from './commands/backup';
+import { initCommand, topicsCommand } from './commands/init';
+import { runCommand } from './commands/run';
 
 /** Exit codes of every command; scripts may rely on them. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -16,7 +19,15 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(configCommand());
   program.addCommand(doctorCommand());
-  for (const cmd of program.commands) cmd.exitOverride();
+  program.addCommand(initCommand());
+  program.addCommand(topicsCommand());
+  program.addCommand(backupCommand());
+  program.addCommand(runCommand());
+  const override = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.commands.forEach(override);
+  };
+  override(program);
   return program;
 }
 

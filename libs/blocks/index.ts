@@ -1,0 +1,1 @@
+export { BlockEncoder, BlockDecoder, CODEC } from './block-codec';

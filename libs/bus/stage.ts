@@ -1,0 +1,124 @@
+import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import pLimit from 'p-limit';
+import { InvalidEventError, describeError } from '../errors';
+import { deadLetter } from '../events';
+import type { Logger } from '../log';
+
+export interface StageOutput {
+  topic: string;
+  message: Message;
+}
+
+export interface StageOptions {
+  kafka: Kafka;
+  /** Connected idempotent producer for outputs and dead letters. */
+  producer: Producer;
+  service: string;
+  groupId: string;
+  topic: string;
+  deadLetterTopic: string;
+  /** Messages of one batch handled at once. */
+  concurrency: number;
+  /** Bytes one fetch may return in all (bounds the memory of the stage). */
+  maxBytes: number;
+  maxBytesPerPartition: number;
+  logger: Logger;
+  /** Handles one message; throws InvalidEventError to dead-letter it, anything else to retry the batch. */
+  handle(message: KafkaMessage): Promise<StageOutput[]>;
+}
+
+export interface StageStats {
+  messages: number;
+  deadLettered: number;
+  batches: number;
+}
+
+export interface RunningStage {
+  consumer: Consumer;
+  stats: StageStats;
+  stop(): Promise<void>;
+}
+
+/**
+ * A consume → effect → publish → commit loop with at-least-once delivery: a batch's
+ * outputs are acknowledged by Kafka before its offsets are resolved and committed, so a
+ * crash anywhere replays the batch, and the handlers' effects are idempotent. A message
+ * that fails validation goes to the dead-letter topic with its reason and the partition
+ * moves on.
+ */
+export async function runStage(options: StageOptions): Promise<RunningStage> {
+  const { kafka, producer, logger } = options;
+  const consumer = kafka.consumer({
+    groupId: options.groupId,
+    maxBytes: options.maxBytes,
+    maxBytesPerPartition: options.maxBytesPerPartition,
+    sessionTimeout: 30000,
+    heartbeatInterval: 3000,
+  });
+  const stats: StageStats = { messages: 0, deadLettered: 0, batches: 0 };
+  const limit = pLimit(options.concurrency);
+  await consumer.connect();
+  await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
+  await consumer.run({
+    autoCommit: true,
+    autoCommitInterval: 1000,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 2,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+      if (!isRunning() || isStale() || batch.messages.length === 0) return;
+      const outputs = await Promise.all(
+        batch.messages.map((message) =>
+          limit(async (): Promise<StageOutput[]> => {
+            try {
+              const out = await options.handle(message);
+              await heartbeat();
+              return out;
+            } catch (err) {
+              if (!(err instanceof InvalidEventError)) throw err;
+              stats.deadLettered += 1;
+              logger.warn(
+                { topic: batch.topic, partition: batch.partition, offset: message.offset, reason: err.message },
+                'dead-lettering an invalid event',
+              );
+              const origin = {
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: message.offset,
+                service: options.service,
+              };
+              return [{ topic: options.deadLetterTopic, message: deadLetter(message, origin, err.message) }];
+            }
+          }),
+        ),
+      ).catch((err: unknown) => {
+        logger.error(
+          { err: describeError(err), topic: batch.topic, partition: batch.partition },
+          'batch failed; it will be retried',
+        );
+        throw err;
+      });
+      const flat = outputs.flat();
+      if (flat.length > 0) {
+        const byTopic = new Map<string, Message[]>();
+        for (const o of flat) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o.message]);
+        await producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+      }
+      // Only now are the effects durable: resolve and commit.
+      resolveOffset(batch.lastOffset());
+      stats.messages += batch.messages.length;
+      stats.batches += 1;
+      await commitOffsetsIfNecessary();
+      await heartbeat();
+    },
+  });
+  return {
+    consumer,
+    stats,
+    stop: async () => {
+      await consumer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,9 @@
+export * from './schemas';
+export { topicDefinitions, topicName } from './topics';
+export type { TopicDefinition, TopicRole } from './topics';
+export { ensureTopics } from './ensure-topics';
+export type { TopicReport } from './ensure-topics';
+export { HEADERS, encodeChunk, encodeJson, decodeChunk, decodeJson, headerString } from './codec';
+export type { IncomingMessage, OutgoingMessage } from './codec';
+export { deadLetter, deadLetterReason, DEAD_LETTER_HEADERS } from './dead-letter';
+export type { DeadLetterOrigin } from './dead-letter';

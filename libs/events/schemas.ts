@@ -1,0 +1,168 @@
+import { z } from 'zod';
+
+/**
+ * The event contracts between the services, version 1. Every message carries the headers
+ * `bs-type` (one of EVENT_TYPES) and `bs-version`; chunk events carry their metadata in
+ * the `bs-meta` header and the chunk bytes, raw, as the value; all other events are JSON
+ * values. A consumer that cannot decode a message sends it to the dead-letter topic.
+ */
+export const SCHEMA_VERSION = 1;
+
+const hash = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex SHA-256');
+const snapshotId = z.string().regex(/^[0-9a-f]{32}$/, 'a 32-character hex snapshot id');
+const seq = z.number().int().nonnegative();
+const size = z.number().int().nonnegative();
+const sourceName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._:@/-]+$/, 'letters, digits and . _ : @ / -');
+
+/** Chunk bytes on their way to storage (topic chunks). `seq` numbers the chunks a snapshot waits for. */
+export const chunkMetaSchema = z.strictObject({
+  snapshotId,
+  source: sourceName,
+  seq,
+  hash,
+  size,
+  /** A repair overwrites a block that verification found corrupt. */
+  repair: z.boolean().optional(),
+});
+export type ChunkMeta = z.infer<typeof chunkMetaSchema>;
+export interface ChunkEvent {
+  meta: ChunkMeta;
+  data: Buffer;
+}
+
+/** A block is in object storage (topic stored): uploaded now, or found there already. */
+export const chunkStoredSchema = z.strictObject({
+  snapshotId,
+  seq,
+  hash,
+  size,
+  storedSize: size,
+  key: z.string().min(1),
+  origin: z.enum(['uploaded', 'existing']),
+});
+export type ChunkStoredEvent = z.infer<typeof chunkStoredSchema>;
+
+/** The block decodes to bytes with the chunk's hash (topic progress). */
+export const chunkVerifiedSchema = z.strictObject({ snapshotId, seq, hash, size, storedSize: size });
+export type ChunkVerifiedEvent = z.infer<typeof chunkVerifiedSchema>;
+
+/** The block is missing or does not decode to the chunk's hash (topic progress). */
+export const chunkCorruptSchema = z.strictObject({ snapshotId, seq, hash, key: z.string(), reason: z.string() });
+export type ChunkCorruptEvent = z.infer<typeof chunkCorruptSchema>;
+
+const chunkRef = z.strictObject({ hash, size });
+export type ChunkRef = z.infer<typeof chunkRef>;
+
+/**
+ * One tree entry (topic progress). A regular file's chunk list is split into parts of at
+ * most FILE_PART_MAX_CHUNKS so that no message grows with the file; `last` marks the
+ * final part, which also carries the whole file's SHA-256.
+ */
+export const FILE_PART_MAX_CHUNKS = 2048;
+export const fileSchema = z
+  .strictObject({
+    snapshotId,
+    path: z.string().min(1),
+    kind: z.enum(['file', 'dir', 'symlink']),
+    mode: z.number().int().nonnegative(),
+    mtimeMs: z.number(),
+    size,
+    ino: z.number().nonnegative().optional(),
+    target: z.string().optional(),
+    part: z.number().int().nonnegative(),
+    last: z.boolean(),
+    chunks: z.array(chunkRef).max(FILE_PART_MAX_CHUNKS),
+    contentHash: hash.optional(),
+  })
+  .refine((f) => f.kind !== 'symlink' || f.target !== undefined, 'a symlink needs its target')
+  .refine((f) => f.kind === 'file' || f.chunks.length === 0, 'only regular files have chunks')
+  .refine((f) => f.kind !== 'file' || !f.last || f.contentHash !== undefined, "a file's last part needs contentHash");
+export type FileEvent = z.infer<typeof fileSchema>;
+
+/** The producer has published every file and chunk of the snapshot (topic progress). */
+export const snapshotSealedSchema = z.strictObject({
+  snapshotId,
+  source: sourceName,
+  host: z.string(),
+  root: z.string(),
+  parent: snapshotId.nullable(),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  /** Chunk seqs issued: the archiver waits for 0 … chunkCount-1 to be verified. */
+  chunkCount: z.number().int().nonnegative(),
+  /** File event messages published (parts included), so the archiver knows it has all. */
+  fileEventCount: z.number().int().nonnegative(),
+  files: z.number().int().nonnegative(),
+  dirs: z.number().int().nonnegative(),
+  symlinks: z.number().int().nonnegative(),
+  totalBytes: size,
+  /** Chunk bytes this snapshot sent through Kafka (not found in storage already). */
+  sentBytes: size,
+});
+export type SnapshotSealedEvent = z.infer<typeof snapshotSealedSchema>;
+
+/** The snapshot will not be committed (topic progress). */
+export const snapshotFailedSchema = z.strictObject({ snapshotId, reason: z.string() });
+export type SnapshotFailedEvent = z.infer<typeof snapshotFailedSchema>;
+
+/** A reference to an object in the store, with the SHA-256 of its stored bytes. */
+export const objectRefSchema = z.strictObject({ key: z.string().min(1), sha256: hash, size });
+export type ObjectRef = z.infer<typeof objectRefSchema>;
+
+/**
+ * The commit record of a snapshot (topic ledger): the single commit point. It names the
+ * snapshot manifest, which names the file-list segments, which name every chunk.
+ */
+export const snapshotCommitSchema = z.strictObject({
+  snapshotId,
+  source: sourceName,
+  host: z.string(),
+  root: z.string(),
+  parent: snapshotId.nullable(),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  committedAt: z.iso.datetime(),
+  files: z.number().int().nonnegative(),
+  dirs: z.number().int().nonnegative(),
+  symlinks: z.number().int().nonnegative(),
+  totalBytes: size,
+  sentBytes: size,
+  chunkCount: z.number().int().nonnegative(),
+  manifest: objectRefSchema,
+});
+export type SnapshotCommitRecord = z.infer<typeof snapshotCommitSchema>;
+
+/** Every event type: the value of the bs-type header, its topic and its schema. */
+export const EVENT_TYPES = {
+  chunk: { topic: 'chunks', schema: chunkMetaSchema },
+  'chunk-stored': { topic: 'stored', schema: chunkStoredSchema },
+  'chunk-verified': { topic: 'progress', schema: chunkVerifiedSchema },
+  'chunk-corrupt': { topic: 'progress', schema: chunkCorruptSchema },
+  file: { topic: 'progress', schema: fileSchema },
+  'snapshot-sealed': { topic: 'progress', schema: snapshotSealedSchema },
+  'snapshot-failed': { topic: 'progress', schema: snapshotFailedSchema },
+  'snapshot-commit': { topic: 'ledger', schema: snapshotCommitSchema },
+} as const;
+export type EventType = keyof typeof EVENT_TYPES;
+
+/** The decoded form of each JSON event type. */
+export interface JsonEventMap {
+  'chunk-stored': ChunkStoredEvent;
+  'chunk-verified': ChunkVerifiedEvent;
+  'chunk-corrupt': ChunkCorruptEvent;
+  file: FileEvent;
+  'snapshot-sealed': SnapshotSealedEvent;
+  'snapshot-failed': SnapshotFailedEvent;
+  'snapshot-commit': SnapshotCommitRecord;
+}
+export type JsonEventType = keyof JsonEventMap;
+export type ProgressEvent =
+  | { type: 'file'; event: FileEvent }
+  | { type: 'snapshot-sealed'; event: SnapshotSealedEvent }
+  | { type: 'chunk-verified'; event: ChunkVerifiedEvent }
+  | { type: 'chunk-corrupt'; event: ChunkCorruptEvent }
+  | { type: 'snapshot-failed'; event: SnapshotFailedEvent };

@@ -1,0 +1,87 @@
+import type { BackstreamConfig } from '../config';
+
+/**
+ * Every topic backstream uses, in one place. Names are relative to kafka.topicPrefix.
+ *
+ * - chunks:       chunk bytes from the producer to the chunk-workers (key: chunk hash, so
+ *                 one chunk is always stored by one worker at a time)
+ * - stored:       blocks in object storage, for the verifiers (key: chunk hash)
+ * - progress:     everything the archiver needs about a snapshot — files, seal, verified
+ *                 and corrupt chunks, failure — keyed by snapshot id so one snapshot's
+ *                 events share one partition, in order
+ * - ledger:       the commit records: one partition (a total order auditors replay),
+ *                 kept forever, never compacted
+ * - dead-letters: events no service could parse or accept, with the reason
+ */
+export type TopicRole = 'chunks' | 'stored' | 'progress' | 'ledger' | 'dead-letters';
+
+export interface TopicDefinition {
+  role: TopicRole;
+  name: string;
+  partitions: number;
+  configs: Record<string, string>;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Room for headers and batch overhead above the largest chunk. */
+const ENVELOPE_BYTES = 256 * 1024;
+
+export function topicName(config: BackstreamConfig, role: TopicRole): string {
+  return `${config.kafka.topicPrefix}${role}`;
+}
+
+export function topicDefinitions(config: BackstreamConfig): TopicDefinition[] {
+  const t = config.topics;
+  const retention = (days: number): string => String(days * DAY_MS);
+  return [
+    {
+      role: 'chunks',
+      name: topicName(config, 'chunks'),
+      partitions: t.partitions,
+      configs: {
+        'max.message.bytes': String(config.chunking.maxSize + ENVELOPE_BYTES),
+        'retention.ms': retention(t.retentionDays),
+        'cleanup.policy': 'delete',
+      },
+    },
+    {
+      role: 'stored',
+      name: topicName(config, 'stored'),
+      partitions: t.partitions,
+      configs: { 'retention.ms': retention(t.retentionDays), 'cleanup.policy': 'delete' },
+    },
+    {
+      role: 'progress',
+      name: topicName(config, 'progress'),
+      partitions: t.partitions,
+      configs: {
+        // File events of very large files are split into parts well below this.
+        'max.message.bytes': String(4 * 1024 * 1024),
+        'retention.ms': retention(t.retentionDays),
+        'cleanup.policy': 'delete',
+      },
+    },
+    {
+      role: 'ledger',
+      name: topicName(config, 'ledger'),
+      partitions: 1,
+      configs: {
+        'retention.ms': '-1',
+        'retention.bytes': '-1',
+        'cleanup.policy': 'delete',
+        // With replicas, an acknowledged commit record must be on at least two of them.
+        ...(t.replicationFactor >= 3 ? { 'min.insync.replicas': '2' } : {}),
+      },
+    },
+    {
+      role: 'dead-letters',
+      name: topicName(config, 'dead-letters'),
+      partitions: 1,
+      configs: {
+        'max.message.bytes': String(config.chunking.maxSize + ENVELOPE_BYTES),
+        'retention.ms': retention(t.deadLetterRetentionDays),
+        'cleanup.policy': 'delete',
+      },
+    },
+  ];
+}

@@ -1,0 +1,2 @@
+export { LedgerWriter, replayLedger, latestSnapshot } from './ledger';
+export type { LedgerEntry, ReplayOptions } from './ledger';

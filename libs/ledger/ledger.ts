@@ -1,0 +1,73 @@
+import type { Kafka, Producer } from 'kafkajs';
+import { readTopic } from '../bus';
+import { decodeJson, encodeJson, type SnapshotCommitRecord } from '../events';
+import { describeError } from '../errors';
+
+export interface LedgerEntry {
+  offset: string;
+  record: SnapshotCommitRecord;
+}
+
+/** Appends commit records to the ledger topic; an append returns once all in-sync replicas have it. */
+export class LedgerWriter {
+  constructor(
+    private readonly producer: Producer,
+    private readonly topic: string,
+  ) {}
+
+  async append(record: SnapshotCommitRecord): Promise<void> {
+    await this.producer.send({
+      topic: this.topic,
+      acks: -1,
+      messages: [encodeJson('snapshot-commit', record, record.snapshotId)],
+    });
+  }
+}
+
+export interface ReplayOptions {
+  /** Called for a ledger message that is not a valid commit record; replay skips it. */
+  onInvalid?(offset: string, reason: string): void;
+  /** Start at this offset instead of the beginning. */
+  fromOffset?: string;
+}
+
+/**
+ * Replays the ledger from the beginning to its current end, calling `onEntry` for each
+ * commit record in order. A snapshot id seen twice keeps its first record: the first
+ * append is the commit; a later duplicate changes nothing.
+ */
+export async function replayLedger(
+  kafka: Kafka,
+  topic: string,
+  onEntry: (entry: LedgerEntry) => void | Promise<void>,
+  options: ReplayOptions = {},
+): Promise<void> {
+  const seen = new Set<string>();
+  const reader = await readTopic(kafka, {
+    topic,
+    stopAtEnd: true,
+    ...(options.fromOffset !== undefined ? { startOffsets: new Map([[0, options.fromOffset]]) } : {}),
+    onMessage: async (_partition, message) => {
+      let record: SnapshotCommitRecord;
+      try {
+        record = decodeJson(message, ['snapshot-commit']).event;
+      } catch (err) {
+        options.onInvalid?.(message.offset, describeError(err));
+        return;
+      }
+      if (seen.has(record.snapshotId)) return;
+      seen.add(record.snapshotId);
+      await onEntry({ offset: message.offset, record });
+    },
+  });
+  await reader.done;
+}
+
+/** The most recent committed snapshot of a source, or undefined. */
+export async function latestSnapshot(kafka: Kafka, topic: string, source: string): Promise<LedgerEntry | undefined> {
+  let latest: LedgerEntry | undefined;
+  await replayLedger(kafka, topic, (entry) => {
+    if (entry.record.source === source) latest = entry;
+  });
+  return latest;
+}

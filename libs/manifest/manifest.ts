@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { BlockDecoder, BlockEncoder } from '../blocks';
+import { BlockError } from '../errors';
+import { fileSchema, objectRefSchema, type FileEvent, type ObjectRef, type SnapshotSealedEvent } from '../events';
+import { fileListKey, snapshotManifestKey, type ObjectStore } from '../store';
+
+/**
+ * What a committed snapshot consists of in the store:
+ *   snapshot manifest (snapshots/<id>.json): the sealed totals and the list of segments;
+ *   file-list segments (filelists/<sha256>): JSON lines, one FileEvent per line, in the
+ *   order the producer walked the tree (a large file's parts on consecutive lines).
+ * Both are stored in the block format (zstd) and addressed by the SHA-256 of their
+ * decoded content, which the ledger record and the manifest carry.
+ */
+export const snapshotManifestSchema = z.strictObject({
+  version: z.literal(1),
+  snapshotId: z.string(),
+  source: z.string(),
+  host: z.string(),
+  root: z.string(),
+  parent: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  files: z.number(),
+  dirs: z.number(),
+  symlinks: z.number(),
+  totalBytes: z.number(),
+  sentBytes: z.number(),
+  chunkCount: z.number(),
+  entries: z.number(),
+  segments: z.array(objectRefSchema),
+});
+export type SnapshotManifest = z.infer<typeof snapshotManifestSchema>;
+
+export function sha256Hex(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Writes content under a content address (create-only: rewriting after a crash is a no-op). */
+export async function writeContentObject(
+  store: ObjectStore,
+  encoder: BlockEncoder,
+  key: string,
+  content: Buffer,
+  sha256: string,
+): Promise<ObjectRef> {
+  const block = encoder.encode(content);
+  await store.put(key, block, { ifNoneMatch: true });
+  return { key, sha256, size: block.length };
+}
+
+/** Reads an object written by writeContentObject and proves its content has the recorded hash. */
+export async function readContentObject(store: ObjectStore, decoder: BlockDecoder, ref: ObjectRef): Promise<Buffer> {
+  const content = decoder.decode(ref.key, await store.get(ref.key));
+  const actual = sha256Hex(content);
+  if (actual !== ref.sha256) {
+    throw new BlockError(
+      'BLOCK_CORRUPT',
+      ref.key,
+      `${ref.key} content hashes to ${actual}, the reference says ${ref.sha256}`,
+    );
+  }
+  return content;
+}
+
+export async function writeSegment(store: ObjectStore, encoder: BlockEncoder, lines: string[]): Promise<ObjectRef> {
+  const content = Buffer.from(lines.join('\n') + '\n');
+  const sha256 = sha256Hex(content);
+  return writeContentObject(store, encoder, fileListKey(sha256), content, sha256);
+}
+
+export function buildManifest(sealed: SnapshotSealedEvent, segments: ObjectRef[], entries: number): SnapshotManifest {
+  const {
+    snapshotId,
+    source,
+    host,
+    root,
+    parent,
+    startedAt,
+    finishedAt,
+    files,
+    dirs,
+    symlinks,
+    totalBytes,
+    sentBytes,
+    chunkCount,
+  } = sealed;
+  return {
+    version: 1,
+    snapshotId,
+    source,
+    host,
+    root,
+    parent,
+    startedAt,
+    finishedAt,
+    files,
+    dirs,
+    symlinks,
+    totalBytes,
+    sentBytes,
+    chunkCount,
+    entries,
+    segments,
+  };
+}
+
+export async function writeManifest(
+  store: ObjectStore,
+  encoder: BlockEncoder,
+  manifest: SnapshotManifest,
+): Promise<ObjectRef> {
+  const content = Buffer.from(JSON.stringify(manifest));
+  return writeContentObject(store, encoder, snapshotManifestKey(manifest.snapshotId), content, sha256Hex(content));
+}
+
+export async function readManifest(
+  store: ObjectStore,
+  decoder: BlockDecoder,
+  ref: ObjectRef,
+): Promise<SnapshotManifest> {
+  const content = await readContentObject(store, decoder, ref);
+  const parsed = snapshotManifestSchema.safeParse(JSON.parse(content.toString('utf8')));
+  if (!parsed.success) throw new BlockError('BLOCK_CORRUPT', ref.key, `${ref.key} is not a snapshot manifest`);
+  return parsed.data;
+}
+
+/** Every file entry of a snapshot in walk order, one segment in memory at a time. */
+export async function* fileEntries(
+  store: ObjectStore,
+  decoder: BlockDecoder,
+  manifest: SnapshotManifest,
+): AsyncGenerator<FileEvent> {
+  for (const ref of manifest.segments) {
+    const content = await readContentObject(store, decoder, ref);
+    for (const line of content.toString('utf8').split('\n')) {
+      if (line === '') continue;
+      const parsed = fileSchema.safeParse(JSON.parse(line));
+      if (!parsed.success) throw new BlockError('BLOCK_CORRUPT', ref.key, `${ref.key} holds an invalid file entry`);
+      yield parsed.data;
+    }
+  }
+}

@@ -1,0 +1,2 @@
+export { openServiceContext, closeServiceContext, runUntilSignalled } from './service';
+export type { ServiceContext, Stoppable } from './service';

@@ -1,0 +1,16 @@
+import { BackstreamError } from '../errors';
+
+export class ObjectNotFoundError extends BackstreamError {
+  readonly key: string;
+  constructor(key: string) {
+    super('BLOCK_MISSING', `object ${key} does not exist`, { retriable: false });
+    this.key = key;
+  }
+}
+
+/** The store refused or failed a request; retriable when the failure is the server's or the network's. */
+export class StoreError extends BackstreamError {
+  constructor(message: string, options: { retriable: boolean; cause?: unknown }) {
+    super(options.retriable ? 'STORE_UNAVAILABLE' : 'STORE_REJECTED', message, options);
+  }
+}

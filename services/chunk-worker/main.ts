@@ -1,0 +1,28 @@
+import { BlockEncoder } from '../../libs/blocks';
+import { runStage } from '../../libs/bus';
+import { decodeChunk, encodeJson, topicName } from '../../libs/events';
+import { storeChunk } from '../../libs/pipeline';
+import type { ServiceContext, Stoppable } from '../../libs/runtime';
+
+/** chunk-worker: chunks topic → content-addressed blocks in the store → stored topic. */
+export function startChunkWorker(ctx: ServiceContext): Promise<Stoppable> {
+  const { config } = ctx;
+  const encoder = new BlockEncoder(config.chunkWorker.compressionLevel);
+  const storedTopic = topicName(config, 'stored');
+  return runStage({
+    kafka: ctx.kafka,
+    producer: ctx.producer,
+    service: 'chunk-worker',
+    groupId: config.chunkWorker.groupId,
+    topic: topicName(config, 'chunks'),
+    deadLetterTopic: topicName(config, 'dead-letters'),
+    concurrency: config.store.concurrency,
+    maxBytes: config.chunkWorker.fetchMaxBytes,
+    maxBytesPerPartition: config.chunking.maxSize + 1024 * 1024,
+    logger: ctx.logger,
+    handle: async (message) => {
+      const stored = await storeChunk(decodeChunk(message), { store: ctx.store, encoder });
+      return [{ topic: storedTopic, message: encodeJson('chunk-stored', stored, stored.hash) }];
+    },
+  });
+}
