@@ -9,7 +9,7 @@ NPM := npm --no-audit --no-fund --loglevel=error
 # Node 22 (see docs/decisions.md); keep test and demo output readable.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?= true
 
-.PHONY: help deps build up down status stack-install env test test-unit test-integration lint format demo clean
+.PHONY: help deps build up down status stack-install env test test-unit test-integration lint format demo bench bench-chunker bench-pipeline clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -57,5 +57,13 @@ format: deps ## rewrite files with Prettier
 demo: up ## the main job (for now: start the stack and show that both parts answer)
 	@eval "$$($(STACK) env)" && node bin/backstream.js doctor
 
-clean: down ## stop the stack and delete build output and stack state
-	rm -rf dist .stack
+bench: bench-chunker bench-pipeline ## all benchmarks (not part of make test)
+
+bench-chunker: build ## chunker MB/s per core (cut only, and with SHA-256), medians
+	node dist/test/bench/chunker.js --mib 256 --runs 5
+
+bench-pipeline: up ## backup of a ~1 GiB mixed dataset on the local stack: first, no-change, 1% change
+	test/bench/pipeline.sh --mib $${MIB:-1024} --rounds $${ROUNDS:-3}
+
+clean: down ## stop the stack and delete build output, stack state and benchmark data
+	rm -rf dist .stack .bench

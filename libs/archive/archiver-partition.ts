@@ -87,6 +87,12 @@ export class ArchiverPartition {
     }
     let snap = this.pending.get(id);
     if (!snap) {
+      // A replay starts at the oldest pending snapshot's first event, so it also meets the
+      // tail of snapshots that committed meanwhile: they must not become pending again.
+      if (this.deps.ledger.isCommitted(id)) {
+        this.close(id);
+        return;
+      }
       if (this.pending.size >= this.deps.maxPendingSnapshots) {
         await this.fail(
           id,
@@ -113,7 +119,7 @@ export class ArchiverPartition {
       case 'file': {
         const line = JSON.stringify(item.event);
         snap.lines.push(line);
-        snap.lineBytes += line.length + 1;
+        snap.lineBytes += Buffer.byteLength(line) + 1;
         snap.fileEvents += 1;
         snap.entries += 1;
         if (snap.lineBytes >= this.deps.segmentBytes) await this.flushSegment(snap);

@@ -3,7 +3,7 @@ import { readTopic, type TopicReader } from '../bus';
 import type { BlockEncoder } from '../blocks';
 import type { BackstreamConfig } from '../config';
 import { InvalidEventError, describeError } from '../errors';
-import { deadLetter, decodeJson, encodeJson, topicName, type ProgressEvent } from '../events';
+import { consumerGroupId, deadLetter, decodeJson, encodeJson, topicName, type ProgressEvent } from '../events';
 import { LedgerWriter } from '../ledger';
 import type { Logger } from '../log';
 import type { ObjectStore } from '../store';
@@ -104,7 +104,11 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
     return state;
   };
 
-  const consumer = kafka.consumer({ groupId: config.archiver.groupId, sessionTimeout: 30000, heartbeatInterval: 3000 });
+  const consumer = kafka.consumer({
+    groupId: consumerGroupId(config, 'archiver'),
+    sessionTimeout: 30000,
+    heartbeatInterval: 3000,
+  });
   // After every (re)join the group resumes from committed offsets: rebuild state from there.
   consumer.on(consumer.events.GROUP_JOIN, () => {
     partitions.clear();

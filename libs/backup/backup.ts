@@ -375,7 +375,8 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
           try {
             await backupFile(entry, parent);
           } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === undefined) throw err;
+            // Only the file system's refusals (EACCES, ENOENT, EIO…) skip a file; anything else fails the backup.
+            if (typeof (err as NodeJS.ErrnoException).syscall !== 'string') throw err;
             skipped.push({ path: entry.path, reason: `cannot read: ${describeError(err)}` });
             logger.warn({ path: entry.path, err: describeError(err) }, 'skipped');
             progress.files -= 1;

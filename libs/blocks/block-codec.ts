@@ -27,6 +27,36 @@ export class BlockEncoder {
   }
 }
 
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * The content size a zstd frame declares in its header (RFC 8878 §3.1.1.1), or undefined
+ * when it declares none. Read before decompressing, so a crafted block cannot make the
+ * decoder allocate more than the largest chunk.
+ */
+export function zstdFrameContentSize(frame: Buffer): number | undefined {
+  if (frame.length < 6 || frame.readUInt32LE(0) !== ZSTD_MAGIC) return undefined;
+  const descriptor = frame[4] as number;
+  const fcsFlag = descriptor >> 6;
+  const singleSegment = (descriptor >> 5) & 1;
+  const dictIdBytes = [0, 1, 2, 4][descriptor & 3] as number;
+  const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag] as number;
+  const at = 5 + (singleSegment ? 0 : 1) + dictIdBytes;
+  if (fcsBytes === 0 || frame.length < at + fcsBytes) return undefined;
+  switch (fcsBytes) {
+    case 1:
+      return frame.readUInt8(at);
+    case 2:
+      return frame.readUInt16LE(at) + 256;
+    case 4:
+      return frame.readUInt32LE(at);
+    default: {
+      const size = frame.readBigUInt64LE(at);
+      return size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(size);
+    }
+  }
+}
+
 export class BlockDecoder {
   private readonly decompressor = new Decompressor();
 
@@ -35,7 +65,7 @@ export class BlockDecoder {
    * (and never decompressed into unbounded memory).
    */
   constructor(private readonly maxSize: number) {
-    // zstd refuses frames whose window exceeds this, bounding decompression memory.
+    // zstd refuses frames whose window exceeds this; the declared size is checked in decode.
     this.decompressor.setParameters({ windowLogMax: 27 });
   }
 
@@ -47,9 +77,28 @@ export class BlockDecoder {
       throw new BlockError('BLOCK_CORRUPT', key, `block ${key} has unknown format version ${block[3]}`);
     }
     const payload = block.subarray(HEADER_BYTES);
-    if (block[4] === CODEC.none) return payload;
+    if (block[4] === CODEC.none) {
+      if (payload.length > this.maxSize) {
+        throw new BlockError(
+          'BLOCK_CORRUPT',
+          key,
+          `block ${key} holds ${payload.length} bytes, more than the largest chunk`,
+        );
+      }
+      return payload;
+    }
     if (block[4] !== CODEC.zstd)
       throw new BlockError('BLOCK_CORRUPT', key, `block ${key} has unknown codec ${block[4]}`);
+    const declared = zstdFrameContentSize(payload);
+    if (declared === undefined || declared > this.maxSize) {
+      throw new BlockError(
+        'BLOCK_CORRUPT',
+        key,
+        declared === undefined
+          ? `block ${key} is not a zstd frame with a declared size`
+          : `block ${key} declares ${declared} bytes, more than the largest chunk`,
+      );
+    }
     let data: Buffer;
     try {
       data = this.decompressor.decompress(payload);

@@ -1,1 +1,1 @@
-export { BlockEncoder, BlockDecoder, CODEC } from './block-codec';
+export { BlockEncoder, BlockDecoder, CODEC, zstdFrameContentSize } from './block-codec';

@@ -16,7 +16,8 @@ export interface TopicCounters {
 function messageBytes(m: Message): number {
   let n = (m.value ? Buffer.byteLength(m.value) : 0) + (m.key ? Buffer.byteLength(m.key) : 0);
   for (const [k, v] of Object.entries(m.headers ?? {})) {
-    n += Buffer.byteLength(k) + (v === undefined ? 0 : Buffer.byteLength(v as Buffer));
+    n += Buffer.byteLength(k);
+    for (const part of Array.isArray(v) ? v : [v]) n += part === undefined ? 0 : Buffer.byteLength(part);
   }
   return n;
 }
@@ -67,6 +68,8 @@ export class EventPublisher {
       await Promise.race(this.inFlight);
     }
     if (this.failure !== undefined) throw this.failure;
+    // Another publish() may have sent what was pending while this one waited.
+    if (this.pendingBytes === 0) return;
     const topicMessages = [...this.pending].map(([topic, messages]) => ({ topic, messages }));
     const bytes = this.pendingBytes;
     this.pending = new Map();

@@ -119,6 +119,7 @@ export async function runStage(options: StageOptions): Promise<RunningStage> {
     stats,
     stop: async () => {
       await consumer.disconnect();
+      logger.info({ ...stats }, 'stage stopped');
     },
   };
 }

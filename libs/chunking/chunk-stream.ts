@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { types } from 'node:util';
 import { FastCdcChunker, type ChunkingParams } from './fastcdc';
 import { createGearTable, type GearTable } from './gear';
 
@@ -45,7 +46,7 @@ export async function* chunkStream(
   let offset = 0;
 
   for await (const input of source) {
-    if (!(input instanceof Uint8Array)) {
+    if (!types.isUint8Array(input)) {
       throw new TypeError(`chunkStream: the source yielded ${typeof input}, not bytes (Buffer or Uint8Array)`);
     }
     if (input.length === 0) continue;

@@ -20,7 +20,8 @@
  *   with pre-shifted tables (TPDS 2020) without changing the rule.
  * - The last chunk of the input ends where the input ends, whatever its length.
  *
- * On random data the chunks average about 1.15–1.2 × avgSize with minSize = avgSize / 2.
+ * On random data chunks average about 1.2 × avgSize with minSize = avgSize / 2, and about
+ * 1.15 × avgSize with minSize = avgSize / 4.
  */
 import { ConfigError } from '../errors';
 import { defaultGearTable, type GearTable } from './gear';

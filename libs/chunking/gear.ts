@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { types } from 'node:util';
 import { ConfigError } from '../errors';
 
 /** Length in bytes of a gear key. */
@@ -17,15 +18,16 @@ const DERIVATION_LABEL = 'backstream/chunking/fastcdc/gear/v1';
 
 /**
  * The 256 random 32-bit values of the Gear rolling hash (one per byte value), derived
- * from a 32-byte key. Keying the table per repository makes cut points, and so chunk
- * sizes, unpredictable to someone who does not hold the key (chunk sizes otherwise leak
- * which known files a backup contains). Build one per key and reuse it: deriving it costs
- * 32 HMAC-SHA256 computations.
+ * from a 32-byte key. Keying the table per repository makes cut points, and so the chunk
+ * sizes an observer of the bucket or topics sees, harder to predict without the key (with a
+ * public table they tell which known files a backup holds). It is a mitigation, not a
+ * proof: gear tables can be partly recovered from chunk sizes of chosen inputs. Build one
+ * per key and reuse it: deriving it costs 32 HMAC-SHA256 computations.
  */
 export class GearTable {
-  /** gear[b] as signed 32-bit integers: V8 keeps them unboxed in the hot loop. */
+  /** gear[b] as signed 32-bit integers, so V8 keeps them unboxed in the hot loop. Read only. */
   readonly gear: Int32Array;
-  /** gear[b] << 1, for the two-bytes-a-step loop (FastCDC 2020, "rolling two bytes each time"). */
+  /** gear[b] << 1, for the two-bytes-a-step loop (FastCDC 2020, "rolling two bytes each time"). Read only. */
   readonly gearShifted: Int32Array;
 
   private constructor(gear: Int32Array) {
@@ -41,7 +43,7 @@ export class GearTable {
    */
   static fromKey(key?: Uint8Array): GearTable {
     const k = key ?? Buffer.from(DEFAULT_GEAR_KEY_HEX, 'hex');
-    if (!(k instanceof Uint8Array) || k.length !== GEAR_KEY_LENGTH) {
+    if (!types.isUint8Array(k) || k.length !== GEAR_KEY_LENGTH) {
       throw new ConfigError(`a chunking key must be ${GEAR_KEY_LENGTH} bytes, got ${describeKey(k)}`);
     }
     const gear = new Int32Array(256);
@@ -75,6 +77,6 @@ export function createGearTable(key?: Uint8Array): GearTable {
 }
 
 function describeKey(key: unknown): string {
-  if (key instanceof Uint8Array) return `${key.length} bytes`;
+  if (types.isUint8Array(key)) return `${key.length} bytes`;
   return key === null ? 'null' : typeof key;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
+import { validateChunkingParams } from '../chunking/fastcdc';
 import { ConfigError } from '../errors';
 import { registerFormats } from './formats';
 import { configSchema, type BackstreamConfig } from './schema';
@@ -116,26 +117,14 @@ function fromConvictError(err: unknown, origin: string): ConfigError {
   return new ConfigError(`invalid configuration in ${origin}: ${first}`, { cause: err });
 }
 
+/** Cross-setting rules: the chunker's own size rule (one definition), and fetch sizes that fit a chunk. */
 function checkChunking(config: BackstreamConfig): void {
-  const { minSize, avgSize, maxSize } = config.chunking;
-  if (!(minSize < avgSize && avgSize < maxSize)) {
-    throw new ConfigError(
-      `invalid chunking sizes: need chunking.minSize < chunking.avgSize < chunking.maxSize, got ${minSize} / ${avgSize} / ${maxSize}`,
-      { key: 'chunking.avgSize' },
-    );
-  }
+  validateChunkingParams(config.chunking);
+  const { maxSize } = config.chunking;
   if (config.chunkWorker.fetchMaxBytes < maxSize) {
     throw new ConfigError(
       `invalid setting chunkWorker.fetchMaxBytes (BACKSTREAM_CHUNK_WORKER_FETCH_MAX_BYTES): must be at least chunking.maxSize (${maxSize}), got ${config.chunkWorker.fetchMaxBytes}`,
       { key: 'chunkWorker.fetchMaxBytes' },
-    );
-  }
-  if ((avgSize & (avgSize - 1)) !== 0) {
-    throw new ConfigError(
-      `invalid setting chunking.avgSize (BACKSTREAM_CHUNKING_AVG_SIZE): must be a power of two, got ${avgSize}`,
-      {
-        key: 'chunking.avgSize',
-      },
     );
   }
 }

@@ -249,9 +249,9 @@ export const configSchema: Schema<BackstreamConfig> = {
   },
   chunkWorker: {
     groupId: {
-      doc: 'Consumer group of the chunk-workers.',
-      format: 'non-empty-string',
-      default: 'backstream-chunk-worker',
+      doc: 'Consumer group of the chunk-workers; empty: <kafka.topicPrefix>chunk-worker, so deployments sharing a cluster never share a group.',
+      format: String,
+      default: '',
       env: 'BACKSTREAM_CHUNK_WORKER_GROUP_ID',
     },
     compressionLevel: {
@@ -269,17 +269,17 @@ export const configSchema: Schema<BackstreamConfig> = {
   },
   verifier: {
     groupId: {
-      doc: 'Consumer group of the verifiers.',
-      format: 'non-empty-string',
-      default: 'backstream-verifier',
+      doc: 'Consumer group of the verifiers; empty: <kafka.topicPrefix>verifier, so deployments sharing a cluster never share a group.',
+      format: String,
+      default: '',
       env: 'BACKSTREAM_VERIFIER_GROUP_ID',
     },
   },
   archiver: {
     groupId: {
-      doc: 'Consumer group of the archivers.',
-      format: 'non-empty-string',
-      default: 'backstream-archiver',
+      doc: 'Consumer group of the archivers; empty: <kafka.topicPrefix>archiver, so deployments sharing a cluster never share a group.',
+      format: String,
+      default: '',
       env: 'BACKSTREAM_ARCHIVER_GROUP_ID',
     },
     segmentBytes: {

@@ -57,7 +57,7 @@ export function headerString(headers: IHeaders | undefined, name: string): strin
 function readEnvelope(message: IncomingMessage): EventType {
   const type = headerString(message.headers, HEADERS.type);
   if (type === undefined) throw new InvalidEventError(`missing header ${HEADERS.type}`);
-  if (!(type in EVENT_TYPES)) throw new InvalidEventError(`unknown event type "${type}"`);
+  if (!Object.hasOwn(EVENT_TYPES, type)) throw new InvalidEventError(`unknown event type "${type}"`);
   const version = headerString(message.headers, HEADERS.version);
   if (version !== String(SCHEMA_VERSION)) {
     throw new InvalidEventError(

@@ -1,6 +1,6 @@
 export * from './schemas';
-export { topicDefinitions, topicName } from './topics';
-export type { TopicDefinition, TopicRole } from './topics';
+export { topicDefinitions, topicName, consumerGroupId } from './topics';
+export type { TopicDefinition, TopicRole, ConsumerService } from './topics';
 export { ensureTopics } from './ensure-topics';
 export type { TopicReport } from './ensure-topics';
 export { HEADERS, encodeChunk, encodeJson, decodeChunk, decodeJson, headerString } from './codec';

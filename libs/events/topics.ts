@@ -23,11 +23,32 @@ export interface TopicDefinition {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Room for headers and batch overhead above the largest chunk. */
+/** Room for headers and batch overhead. */
 const ENVELOPE_BYTES = 256 * 1024;
+
+/**
+ * Kafka's max.message.bytes limits a whole record batch, not one record: the producer
+ * sends up to producer.batchBytes per request, and its last message (up to one chunk) may
+ * push a partition's batch past that.
+ */
+function batchLimit(config: BackstreamConfig): string {
+  return String(config.producer.batchBytes + config.chunking.maxSize + ENVELOPE_BYTES);
+}
 
 export function topicName(config: BackstreamConfig, role: TopicRole): string {
   return `${config.kafka.topicPrefix}${role}`;
+}
+
+export type ConsumerService = 'chunk-worker' | 'verifier' | 'archiver';
+
+/** The consumer group of a service: the configured one, or derived from the topic prefix. */
+export function consumerGroupId(config: BackstreamConfig, service: ConsumerService): string {
+  const configured = {
+    'chunk-worker': config.chunkWorker.groupId,
+    verifier: config.verifier.groupId,
+    archiver: config.archiver.groupId,
+  }[service];
+  return configured !== '' ? configured : `${config.kafka.topicPrefix}${service}`;
 }
 
 export function topicDefinitions(config: BackstreamConfig): TopicDefinition[] {
@@ -39,7 +60,7 @@ export function topicDefinitions(config: BackstreamConfig): TopicDefinition[] {
       name: topicName(config, 'chunks'),
       partitions: t.partitions,
       configs: {
-        'max.message.bytes': String(config.chunking.maxSize + ENVELOPE_BYTES),
+        'max.message.bytes': batchLimit(config),
         'retention.ms': retention(t.retentionDays),
         'cleanup.policy': 'delete',
       },
@@ -48,15 +69,18 @@ export function topicDefinitions(config: BackstreamConfig): TopicDefinition[] {
       role: 'stored',
       name: topicName(config, 'stored'),
       partitions: t.partitions,
-      configs: { 'retention.ms': retention(t.retentionDays), 'cleanup.policy': 'delete' },
+      configs: {
+        'max.message.bytes': batchLimit(config),
+        'retention.ms': retention(t.retentionDays),
+        'cleanup.policy': 'delete',
+      },
     },
     {
       role: 'progress',
       name: topicName(config, 'progress'),
       partitions: t.partitions,
       configs: {
-        // File events of very large files are split into parts well below this.
-        'max.message.bytes': String(4 * 1024 * 1024),
+        'max.message.bytes': batchLimit(config),
         'retention.ms': retention(t.retentionDays),
         'cleanup.policy': 'delete',
       },
@@ -78,7 +102,7 @@ export function topicDefinitions(config: BackstreamConfig): TopicDefinition[] {
       name: topicName(config, 'dead-letters'),
       partitions: 1,
       configs: {
-        'max.message.bytes': String(config.chunking.maxSize + ENVELOPE_BYTES),
+        'max.message.bytes': batchLimit(config),
         'retention.ms': retention(t.deadLetterRetentionDays),
         'cleanup.policy': 'delete',
       },

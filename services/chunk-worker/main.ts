@@ -1,6 +1,6 @@
 import { BlockEncoder } from '../../libs/blocks';
 import { runStage } from '../../libs/bus';
-import { decodeChunk, encodeJson, topicName } from '../../libs/events';
+import { consumerGroupId, decodeChunk, encodeJson, topicName } from '../../libs/events';
 import { storeChunk } from '../../libs/pipeline';
 import type { ServiceContext, Stoppable } from '../../libs/runtime';
 
@@ -13,7 +13,7 @@ export function startChunkWorker(ctx: ServiceContext): Promise<Stoppable> {
     kafka: ctx.kafka,
     producer: ctx.producer,
     service: 'chunk-worker',
-    groupId: config.chunkWorker.groupId,
+    groupId: consumerGroupId(config, 'chunk-worker'),
     topic: topicName(config, 'chunks'),
     deadLetterTopic: topicName(config, 'dead-letters'),
     concurrency: config.store.concurrency,

@@ -1,6 +1,6 @@
 import { BlockDecoder } from '../../libs/blocks';
 import { runStage } from '../../libs/bus';
-import { decodeJson, encodeJson, topicName } from '../../libs/events';
+import { consumerGroupId, decodeJson, encodeJson, topicName } from '../../libs/events';
 import { verifyStoredChunk } from '../../libs/pipeline';
 import type { ServiceContext, Stoppable } from '../../libs/runtime';
 
@@ -13,7 +13,7 @@ export function startVerifier(ctx: ServiceContext): Promise<Stoppable> {
     kafka: ctx.kafka,
     producer: ctx.producer,
     service: 'verifier',
-    groupId: config.verifier.groupId,
+    groupId: consumerGroupId(config, 'verifier'),
     topic: topicName(config, 'stored'),
     deadLetterTopic: topicName(config, 'dead-letters'),
     concurrency: config.store.concurrency,

@@ -12,10 +12,15 @@ export function uniqueName(label: string): string {
  * prefix and bucket, loaded through the config lib like any process would load it.
  */
 export function testConfig(label: string, extraEnv: Record<string, string> = {}): BackstreamConfig {
+  return loadConfig({ env: testEnv(label, extraEnv) }).config;
+}
+
+/** The BACKSTREAM_* environment of testConfig, for processes a test starts. */
+export function testEnv(label: string, extraEnv: Record<string, string> = {}): Record<string, string> {
   const endpoints = endpointsFromEnv(process.env);
   if (!endpoints) throw new Error('integration test without a stack: run it through `make test-integration`');
   const name = uniqueName(label);
-  const env: NodeJS.ProcessEnv = {
+  return {
     BACKSTREAM_KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
     BACKSTREAM_KAFKA_TOPIC_PREFIX: `${name}.`,
     BACKSTREAM_KAFKA_CLIENT_ID: name,
@@ -28,5 +33,4 @@ export function testConfig(label: string, extraEnv: Record<string, string> = {})
     BACKSTREAM_LOG_LEVEL: 'warn',
     ...extraEnv,
   };
-  return loadConfig({ env }).config;
 }
