@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
 import { BlockDecoder } from '../../libs/blocks';
 import { createKafka, readTopic } from '../../libs/bus';
 import type { BackstreamConfig } from '../../libs/config';
@@ -32,10 +32,8 @@ export class RepositoryProbe {
   }
 
   /** Every message of a topic, read to its current end (no de-duplication). */
-  async messages(
-    role: TopicRole,
-  ): Promise<Array<{ partition: number; offset: string; message: import('kafkajs').KafkaMessage }>> {
-    const out: Array<{ partition: number; offset: string; message: import('kafkajs').KafkaMessage }> = [];
+  async messages(role: TopicRole): Promise<Array<{ partition: number; offset: string; message: KafkaMessage }>> {
+    const out: Array<{ partition: number; offset: string; message: KafkaMessage }> = [];
     const reader = await readTopic(this.kafka, {
       topic: topicName(this.config, role),
       stopAtEnd: true,
