@@ -1,10 +1,11 @@
 import type { BlockEncoder } from '../blocks';
-import type {
-  ObjectRef,
-  ProgressEvent,
-  SnapshotCommitRecord,
-  SnapshotFailedEvent,
-  SnapshotSealedEvent,
+import {
+  snapshotSummary,
+  type ObjectRef,
+  type ProgressEvent,
+  type SnapshotCommitRecord,
+  type SnapshotFailedEvent,
+  type SnapshotSealedEvent,
 } from '../events';
 import type { Logger } from '../log';
 import { buildManifest, writeManifest, writeSegment } from '../manifest';
@@ -168,40 +169,16 @@ export class ArchiverPartition {
     const manifest = buildManifest(sealed, snap.segments, snap.entries);
     const manifestRef = await writeManifest(this.deps.store, this.deps.encoder, manifest);
     if (!this.deps.ledger.isCommitted(snap.id)) {
-      const {
-        snapshotId,
-        source,
-        host,
-        root,
-        parent,
-        startedAt,
-        finishedAt,
-        files,
-        dirs,
-        symlinks,
-        totalBytes,
-        sentBytes,
-        chunkCount,
-      } = sealed;
       await this.deps.ledger.append({
-        snapshotId,
-        source,
-        host,
-        root,
-        parent,
-        startedAt,
-        finishedAt,
+        ...snapshotSummary(sealed),
         committedAt: this.deps.now().toISOString(),
-        files,
-        dirs,
-        symlinks,
-        totalBytes,
-        sentBytes,
-        chunkCount,
         manifest: manifestRef,
       });
       this.committed.push(snap.id);
-      this.deps.logger.info({ snapshotId: snap.id, source, files, totalBytes }, 'snapshot committed');
+      this.deps.logger.info(
+        { snapshotId: snap.id, source: sealed.source, files: sealed.files, totalBytes: sealed.totalBytes },
+        'snapshot committed',
+      );
     }
     this.close(snap.id);
   }

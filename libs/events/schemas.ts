@@ -83,8 +83,11 @@ export const fileSchema = z
   .refine((f) => f.kind !== 'file' || !f.last || f.contentHash !== undefined, "a file's last part needs contentHash");
 export type FileEvent = z.infer<typeof fileSchema>;
 
-/** The producer has published every file and chunk of the snapshot (topic progress). */
-export const snapshotSealedSchema = z.strictObject({
+/**
+ * What every record of a snapshot says about it: the sealed event, the manifest and the
+ * ledger record all carry these fields, in this order.
+ */
+export const snapshotSummaryShape = {
   snapshotId,
   source: sourceName,
   host: z.string(),
@@ -94,16 +97,29 @@ export const snapshotSealedSchema = z.strictObject({
   finishedAt: z.iso.datetime(),
   /** Chunk seqs issued: the archiver waits for 0 … chunkCount-1 to be verified. */
   chunkCount: z.number().int().nonnegative(),
-  /** File event messages published (parts included), so the archiver knows it has all. */
-  fileEventCount: z.number().int().nonnegative(),
   files: z.number().int().nonnegative(),
   dirs: z.number().int().nonnegative(),
   symlinks: z.number().int().nonnegative(),
   totalBytes: size,
   /** Chunk bytes this snapshot sent through Kafka (not found in storage already). */
   sentBytes: size,
+};
+const snapshotSummarySchema = z.strictObject(snapshotSummaryShape);
+export type SnapshotSummary = z.infer<typeof snapshotSummarySchema>;
+
+/** The producer has published every file and chunk of the snapshot (topic progress). */
+export const snapshotSealedSchema = z.strictObject({
+  ...snapshotSummaryShape,
+  /** File event messages published (parts included), so the archiver knows it has all. */
+  fileEventCount: z.number().int().nonnegative(),
 });
 export type SnapshotSealedEvent = z.infer<typeof snapshotSealedSchema>;
+
+/** The summary part of a sealed event. */
+export function snapshotSummary(sealed: SnapshotSealedEvent): SnapshotSummary {
+  const { fileEventCount: _fileEventCount, ...summary } = sealed;
+  return summary;
+}
 
 /** The snapshot will not be committed (topic progress). */
 export const snapshotFailedSchema = z.strictObject({ snapshotId, reason: z.string() });
@@ -118,20 +134,8 @@ export type ObjectRef = z.infer<typeof objectRefSchema>;
  * snapshot manifest, which names the file-list segments, which name every chunk.
  */
 export const snapshotCommitSchema = z.strictObject({
-  snapshotId,
-  source: sourceName,
-  host: z.string(),
-  root: z.string(),
-  parent: snapshotId.nullable(),
-  startedAt: z.iso.datetime(),
-  finishedAt: z.iso.datetime(),
+  ...snapshotSummaryShape,
   committedAt: z.iso.datetime(),
-  files: z.number().int().nonnegative(),
-  dirs: z.number().int().nonnegative(),
-  symlinks: z.number().int().nonnegative(),
-  totalBytes: size,
-  sentBytes: size,
-  chunkCount: z.number().int().nonnegative(),
   manifest: objectRefSchema,
 });
 export type SnapshotCommitRecord = z.infer<typeof snapshotCommitSchema>;

@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { BlockDecoder, BlockEncoder } from '../blocks';
 import { BlockError } from '../errors';
-import { fileSchema, objectRefSchema, type FileEvent, type ObjectRef, type SnapshotSealedEvent } from '../events';
+import {
+  fileSchema,
+  objectRefSchema,
+  snapshotSummary,
+  snapshotSummaryShape,
+  type FileEvent,
+  type ObjectRef,
+  type SnapshotSealedEvent,
+} from '../events';
 import { fileListKey, snapshotManifestKey, type ObjectStore } from '../store';
 
 /**
@@ -15,20 +23,8 @@ import { fileListKey, snapshotManifestKey, type ObjectStore } from '../store';
  */
 export const snapshotManifestSchema = z.strictObject({
   version: z.literal(1),
-  snapshotId: z.string(),
-  source: z.string(),
-  host: z.string(),
-  root: z.string(),
-  parent: z.string().nullable(),
-  startedAt: z.string(),
-  finishedAt: z.string(),
-  files: z.number(),
-  dirs: z.number(),
-  symlinks: z.number(),
-  totalBytes: z.number(),
-  sentBytes: z.number(),
-  chunkCount: z.number(),
-  entries: z.number(),
+  ...snapshotSummaryShape,
+  entries: z.number().int().nonnegative(),
   segments: z.array(objectRefSchema),
 });
 export type SnapshotManifest = z.infer<typeof snapshotManifestSchema>;
@@ -71,39 +67,7 @@ export async function writeSegment(store: ObjectStore, encoder: BlockEncoder, li
 }
 
 export function buildManifest(sealed: SnapshotSealedEvent, segments: ObjectRef[], entries: number): SnapshotManifest {
-  const {
-    snapshotId,
-    source,
-    host,
-    root,
-    parent,
-    startedAt,
-    finishedAt,
-    files,
-    dirs,
-    symlinks,
-    totalBytes,
-    sentBytes,
-    chunkCount,
-  } = sealed;
-  return {
-    version: 1,
-    snapshotId,
-    source,
-    host,
-    root,
-    parent,
-    startedAt,
-    finishedAt,
-    files,
-    dirs,
-    symlinks,
-    totalBytes,
-    sentBytes,
-    chunkCount,
-    entries,
-    segments,
-  };
+  return { version: 1, ...snapshotSummary(sealed), entries, segments };
 }
 
 export async function writeManifest(
