@@ -9,7 +9,7 @@ NPM := npm --no-audit --no-fund --loglevel=error
 # Node 22 (see docs/decisions.md); keep test and demo output readable.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?= true
 
-.PHONY: help deps build up down status stack-install env test test-unit test-integration lint format demo bench bench-chunker bench-pipeline clean
+.PHONY: help deps build up down status stack-install env test test-unit test-integration lint format demo bench bench-chunker bench-objects bench-pipeline clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -57,7 +57,10 @@ format: deps ## rewrite files with Prettier
 demo: up ## the main job (for now: start the stack and show that both parts answer)
 	@eval "$$($(STACK) env)" && node bin/backstream.js doctor
 
-bench: bench-chunker bench-pipeline ## all benchmarks (not part of make test)
+bench: bench-chunker bench-objects bench-pipeline ## all benchmarks (not part of make test)
+
+bench-objects: up ## per-object PUT/GET cost of the local S3 server at several sizes
+	@eval "$$($(STACK) env)" && BACKSTREAM_S3_BUCKET=bench-object-cost node dist/test/bench/object-cost.js
 
 bench-chunker: build ## chunker MB/s per core (cut only, and with SHA-256), medians
 	node dist/test/bench/chunker.js --mib 256 --runs 5

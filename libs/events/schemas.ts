@@ -104,7 +104,7 @@ export const snapshotSummaryShape = {
   /** Chunk bytes this snapshot sent through Kafka (not found in storage already). */
   sentBytes: size,
 };
-const snapshotSummarySchema = z.strictObject(snapshotSummaryShape);
+export const snapshotSummarySchema = z.strictObject(snapshotSummaryShape);
 export type SnapshotSummary = z.infer<typeof snapshotSummarySchema>;
 
 /** The producer has published every file and chunk of the snapshot (topic progress). */

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Producer } from 'kafkajs';
 import { createIdempotentProducer } from '../../libs/bus';
+import { blockKey } from '../../libs/store';
 import { loadConfig } from '../../libs/config';
 import { DEAD_LETTER_HEADERS, HEADERS, consumerGroupId, headerString, topicName } from '../../libs/events';
 import { backupSummary, killAll, runCli, spawnCli, startService, type ServiceProcess } from '../support/processes';
@@ -285,6 +286,23 @@ describe('the backup pipeline', () => {
     for (const [name, counts] of Object.entries(processed)) {
       expect({ name, bothWorked: counts.every((c) => c > 0) }).toEqual({ name, bothWorked: true });
     }
+  });
+
+  it('re-uploads a block that verification finds corrupt, from the source file, and then commits', async () => {
+    const root = join(scratch, 'repair');
+    await rm(root, { recursive: true, force: true });
+    await mkdir(root, { recursive: true });
+    // One small file is one chunk: its block's key is known before the backup.
+    const content = pseudoRandomBytes(10_000, 4242);
+    writeFileSync(join(root, 'victim.bin'), content);
+    const hash = createHash('sha256').update(content).digest('hex');
+    // A block with the right name and the wrong bytes, as bit rot or a bad write would leave it.
+    await probe.store.put(blockKey(hash), Buffer.from('BSB\x01\x00 these are not the bytes', 'latin1'));
+    const summary = await backup(root, 'repair');
+    expect(summary.chunksFound).toBe(1);
+    expect(summary.repairs).toBe(1);
+    expect((await probe.readChunk(hash)).equals(content)).toBe(true);
+    expect((await probe.ledgerRecords()).filter((r) => r.snapshotId === summary.snapshotId)).toHaveLength(1);
   });
 
   it('resumes an interrupted backup, sending only the chunks that were not stored yet', async () => {
