@@ -1,40 +1,10 @@
-import { createHash } from 'node:crypto';
 import { BlockDecoder, BlockEncoder } from '../blocks';
-import { pseudoRandomBytes } from '../chunking/pseudo-random';
 import { InvalidEventError } from '../errors';
-import type { ChunkEvent, ChunkStoredEvent } from '../events';
-import { MemoryObjectStore, StoreError, blockKey } from '../store';
+import type { ChunkStoredEvent } from '../events';
+import { StoreError, blockKey } from '../store';
 import { storeChunk } from './store-chunk';
+import { RANDOM, SNAP, TEXT, chunk, flipByte, setup, sha256 } from './test-fixtures';
 import { verifyStoredChunk } from './verify-chunk';
-
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-const SNAP = createHash('md5').update('pipeline-test').digest('hex');
-
-const TEXT = Buffer.from('a chunk of very compressible text. '.repeat(300));
-const RANDOM = pseudoRandomBytes(8192, 7);
-
-function chunk(data: Buffer, seq = 0, repair?: boolean): ChunkEvent {
-  return {
-    meta: {
-      snapshotId: SNAP,
-      source: 'src',
-      seq,
-      hash: sha256(data),
-      size: data.length,
-      ...(repair ? { repair } : {}),
-    },
-    data,
-  };
-}
-
-function setup(): { store: MemoryObjectStore; encoder: BlockEncoder; decoder: BlockDecoder } {
-  return { store: new MemoryObjectStore(), encoder: new BlockEncoder(3), decoder: new BlockDecoder(1024 * 1024) };
-}
-
-function flipByte(store: MemoryObjectStore, key: string, at: number): void {
-  const block = store.objects.get(key)!;
-  block[at] = (block[at] as number) ^ 0x01;
-}
 
 describe('verifyStoredChunk', () => {
   async function stored(data: Buffer, seq = 2): Promise<{ deps: ReturnType<typeof setup>; event: ChunkStoredEvent }> {
