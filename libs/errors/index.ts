@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'BLOCK_CORRUPT'
   | 'BLOCK_MISSING'
   | 'SNAPSHOT_FAILED'
+  | 'SNAPSHOT_NOT_FOUND'
   | 'SOURCE_UNREADABLE'
   | 'TIMEOUT';
 

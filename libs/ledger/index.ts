@@ -1,2 +1,2 @@
-export { LedgerWriter, replayLedger, latestSnapshot } from './ledger';
+export { LedgerWriter, replayLedger, latestSnapshot, listSnapshots, findSnapshot } from './ledger';
 export type { LedgerEntry, ReplayOptions } from './ledger';

@@ -1,7 +1,7 @@
 import type { Kafka, Producer } from 'kafkajs';
 import { readTopic } from '../bus';
 import { decodeJson, encodeJson, type SnapshotCommitRecord } from '../events';
-import { describeError } from '../errors';
+import { BackstreamError, describeError } from '../errors';
 
 export interface LedgerEntry {
   offset: string;
@@ -70,4 +70,41 @@ export async function latestSnapshot(kafka: Kafka, topic: string, source: string
     if (entry.record.source === source) latest = entry;
   });
   return latest;
+}
+
+/** Every committed snapshot in ledger order, optionally of one source. */
+export async function listSnapshots(kafka: Kafka, topic: string, source?: string): Promise<LedgerEntry[]> {
+  const out: LedgerEntry[] = [];
+  await replayLedger(kafka, topic, (entry) => {
+    if (source === undefined || entry.record.source === source) out.push(entry);
+  });
+  return out;
+}
+
+/**
+ * Resolves "latest" (of a source, or of all) or a snapshot id — or a unique prefix of at
+ * least 6 characters — to its ledger entry; throws SNAPSHOT_NOT_FOUND otherwise.
+ */
+export async function findSnapshot(kafka: Kafka, topic: string, ref: string, source?: string): Promise<LedgerEntry> {
+  const all = await listSnapshots(kafka, topic, source);
+  if (ref === 'latest') {
+    const last = all[all.length - 1];
+    if (last) return last;
+    throw new BackstreamError(
+      'SNAPSHOT_NOT_FOUND',
+      `no committed snapshot${source ? ` of source ${source}` : ''} in the ledger`,
+      {
+        retriable: false,
+      },
+    );
+  }
+  const matches = ref.length >= 6 ? all.filter((e) => e.record.snapshotId.startsWith(ref.toLowerCase())) : [];
+  if (matches.length === 1) return matches[0] as LedgerEntry;
+  throw new BackstreamError(
+    'SNAPSHOT_NOT_FOUND',
+    matches.length > 1
+      ? `snapshot id prefix ${ref} is ambiguous (${matches.length} snapshots)`
+      : `no committed snapshot ${ref}`,
+    { retriable: false, hint: 'list them with `backstream snapshots`' },
+  );
 }

@@ -1,2 +1,2 @@
-export { openServiceContext, closeServiceContext, runUntilSignalled } from './service';
-export type { ServiceContext, Stoppable } from './service';
+export { openServiceContext, closeServiceContext, runUntilSignalled, openReaderContext } from './service';
+export type { ServiceContext, Stoppable, ReaderContext } from './service';

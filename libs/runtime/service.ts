@@ -54,6 +54,28 @@ export async function openServiceContext(
   };
 }
 
+/** What read-only commands (snapshots, ls, restore) need: the ledger and the store. */
+export interface ReaderContext {
+  config: BackstreamConfig;
+  kafka: Kafka;
+  s3: S3Client;
+  store: ObjectStore;
+  close(): void;
+}
+
+export function openReaderContext(config: BackstreamConfig): ReaderContext {
+  requireSettings(config, ['kafka.brokers', 's3.bucket']);
+  const kafka = createKafka(config.kafka, { clientSuffix: 'reader', logger: createLogger(config.log.level, 'reader') });
+  const s3 = createS3Client(config.s3);
+  return {
+    config,
+    kafka,
+    s3,
+    store: new S3ObjectStore(s3, config.s3.bucket, config.s3.prefix),
+    close: () => s3.destroy(),
+  };
+}
+
 export async function closeServiceContext(ctx: ServiceContext): Promise<void> {
   await ctx.producer.disconnect().catch(() => undefined);
   ctx.s3.destroy();

@@ -5,6 +5,7 @@ import { doctorCommand } from './commands/doctor';
 import { backupCommand } from './commands/backup';
 import { initCommand, topicsCommand } from './commands/init';
 import { runCommand } from './commands/run';
+import { lsCommand, restoreCommand, snapshotsCommand } from './commands/restore';
 
 /** Exit codes of every command; scripts may rely on them. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -22,6 +23,9 @@ export function buildProgram(): Command {
   program.addCommand(initCommand());
   program.addCommand(topicsCommand());
   program.addCommand(backupCommand());
+  program.addCommand(snapshotsCommand());
+  program.addCommand(lsCommand());
+  program.addCommand(restoreCommand());
   program.addCommand(runCommand());
   const override = (cmd: Command): void => {
     cmd.exitOverride();

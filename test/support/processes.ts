@@ -21,7 +21,11 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Starts `backstream run <service>` and resolves once it has logged that it started. */
 export async function startService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
-  const proc = spawn(process.execPath, [cli, 'run', name], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  // Readiness is read from the info-level "service started" line, whatever level the test chose.
+  const proc = spawn(process.execPath, [cli, 'run', name], {
+    env: childEnv({ ...env, BACKSTREAM_LOG_LEVEL: 'info' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
   let out = '';

@@ -1,0 +1,2 @@
+export { restoreSnapshot, RestoreError } from './restore';
+export type { RestoreOptions, RestoreDeps, RestoreProgress } from './restore';
