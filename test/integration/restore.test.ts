@@ -56,7 +56,7 @@ beforeAll(async () => {
   snapshotId = backupSummary(b.stdout).snapshotId;
   // Restore needs only the ledger and the store: the services are stopped.
   await Promise.all(services.map((s) => s.kill('SIGTERM')));
-});
+}, 240_000);
 
 afterAll(async () => {
   await killAll();

@@ -38,7 +38,22 @@ export async function startService(name: string, env: Record<string, string>): P
     proc.stderr?.on('data', onData);
     proc.once('exit', (code) => reject(new Error(`${name} exited with ${code} before starting:\n${out}`)));
   });
-  await started;
+  let timer: NodeJS.Timeout | undefined;
+  const startTimeoutMs = 90_000;
+  try {
+    await Promise.race([
+      started,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(new Error(`${name} did not start within ${startTimeoutMs} ms; its output:\n${out.slice(-4000)}`)),
+          startTimeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
   return {
     name,
     proc,
