@@ -4,8 +4,7 @@ import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
-import { BlockDecoder } from '../blocks';
-import { EventPublisher, endOffsets, readTopic, type TopicReader } from '../bus';
+import { EventPublisher, readTopic, type TopicReader } from '../bus';
 import { chunkStream, type ChunkingParams } from '../chunking';
 import type { BackstreamConfig } from '../config';
 import { BackstreamError, describeError } from '../errors';
@@ -21,7 +20,7 @@ import {
 } from '../events';
 import { latestSnapshot } from '../ledger';
 import type { Logger } from '../log';
-import { fileEntries, readManifest } from '../manifest';
+import { fileEntries, metadataDecoder, readManifest } from '../manifest';
 import { blockKey, type ObjectStore } from '../store';
 import { ParentCursor, type ParentFile } from './parent-cursor';
 import { walkTree, type SkippedEntry, type TreeEntry } from './walk';
@@ -135,7 +134,7 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
   });
 
   const parentEntry = await latestSnapshot(kafka, topics.ledger, options.source);
-  const decoder = new BlockDecoder(Math.max(config.chunking.maxSize, 64 * 1024 * 1024));
+  const decoder = metadataDecoder(config.chunking.maxSize);
   let parentCursor = new ParentCursor(undefined);
   if (parentEntry) {
     const manifest = await readManifest(store, decoder, parentEntry.record.manifest);
@@ -214,7 +213,7 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
   readers.push(
     await readTopic(kafka, {
       topic: topics.ledger,
-      startOffsets: await endOffsets(kafka, topics.ledger),
+      fromEnd: true,
       stopAtEnd: false,
       onMessage: (_p, message) => {
         try {
@@ -227,7 +226,7 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
     }),
     await readTopic(kafka, {
       topic: topics.progress,
-      startOffsets: await endOffsets(kafka, topics.progress),
+      fromEnd: true,
       stopAtEnd: false,
       onMessage: async (_p, message) => {
         let item;

@@ -5,5 +5,5 @@ export { EventPublisher } from './publisher';
 export type { PublisherOptions, TopicCounters } from './publisher';
 export { runStage } from './stage';
 export type { StageOptions, StageOutput, RunningStage, StageStats } from './stage';
-export { readTopic, endOffsets } from './topic-reader';
+export { readTopic } from './topic-reader';
 export type { TopicReader, TopicReaderOptions } from './topic-reader';

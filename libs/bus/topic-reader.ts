@@ -5,6 +5,8 @@ export interface TopicReaderOptions {
   topic: string;
   /** Offset to start at per partition; partitions not named start at their earliest offset. */
   startOffsets?: Map<number, string>;
+  /** Start every partition at its end offset (only what is written from now on). */
+  fromEnd?: boolean;
   /** Stop once every partition is read to the end offset it had when reading began. */
   stopAtEnd: boolean;
   /** Return true to stop reading. */
@@ -33,7 +35,8 @@ export async function readTopic(kafka: Kafka, options: TopicReaderOptions): Prom
   } finally {
     await admin.disconnect();
   }
-  const startOf = (p: { partition: number; low: string }): bigint => {
+  const startOf = (p: { partition: number; low: string; high: string }): bigint => {
+    if (options.fromEnd) return BigInt(p.high);
     const requested = options.startOffsets?.get(p.partition);
     return requested !== undefined && BigInt(requested) > BigInt(p.low) ? BigInt(requested) : BigInt(p.low);
   };
@@ -92,15 +95,4 @@ export async function readTopic(kafka: Kafka, options: TopicReaderOptions): Prom
   });
   for (const p of ends) consumer.seek({ topic: options.topic, partition: p.partition, offset: startOf(p).toString() });
   return { done, caughtUp, stop };
-}
-
-/** The end offset (next offset to be written) of every partition of a topic. */
-export async function endOffsets(kafka: Kafka, topic: string): Promise<Map<number, string>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.high]));
-  } finally {
-    await admin.disconnect();
-  }
 }

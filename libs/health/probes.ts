@@ -1,6 +1,7 @@
 import { HeadBucketCommand, ListBucketsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
 import { describeError } from '../errors';
+import { httpStatusOf } from '../store';
 
 export interface ProbeResult {
   dependency: 'kafka' | 's3';
@@ -61,7 +62,7 @@ export async function probeStore(s3: S3Client, bucket: string, timeoutMs: number
         await s3.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal });
         detail += `, bucket ${bucket} reachable`;
       } catch (err) {
-        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        const status = httpStatusOf(err);
         detail +=
           status === 404 ? `, bucket ${bucket} does not exist yet` : `, bucket ${bucket}: ${describeError(err)}`;
         if (status !== 404) return { dependency: 's3', ok: false, ms: Date.now() - started, detail };

@@ -7,5 +7,8 @@ export {
   readManifest,
   fileEntries,
   readContentObject,
+  joinFileParts,
+  metadataDecoder,
+  MAX_METADATA_OBJECT_BYTES,
 } from './manifest';
-export type { SnapshotManifest } from './manifest';
+export type { SnapshotManifest, JoinedFile } from './manifest';

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { BlockDecoder, BlockEncoder } from '../blocks';
+import { BlockDecoder, type BlockEncoder } from '../blocks';
 import { BlockError } from '../errors';
 import {
   fileSchema,
+  type ChunkRef,
   objectRefSchema,
   snapshotSummary,
   snapshotSummaryShape,
@@ -79,6 +80,17 @@ export async function writeManifest(
   return writeContentObject(store, encoder, snapshotManifestKey(manifest.snapshotId), content, sha256Hex(content));
 }
 
+/**
+ * Readers cap the decoded size of manifests and file-list segments at this (blocks at the
+ * largest chunk): a segment is archiver.segmentBytes plus one file event.
+ */
+export const MAX_METADATA_OBJECT_BYTES = 64 * 1024 * 1024;
+
+/** The decoder for a repository's manifests, segments and blocks. */
+export function metadataDecoder(maxChunkSize: number): BlockDecoder {
+  return new BlockDecoder(Math.max(maxChunkSize, MAX_METADATA_OBJECT_BYTES));
+}
+
 export async function readManifest(
   store: ObjectStore,
   decoder: BlockDecoder,
@@ -105,4 +117,37 @@ export async function* fileEntries(
       yield parsed.data;
     }
   }
+}
+
+/** One entry of a snapshot with its parts joined. */
+export interface JoinedFile {
+  /** The entry's first (often only) part. */
+  entry: FileEvent;
+  /** The chunks of all parts, in order. */
+  chunks: ChunkRef[];
+  /** The whole file's SHA-256, from its last part (regular files only). */
+  contentHash: string | undefined;
+}
+
+/**
+ * Joins the parts of each file (consecutive entries of one path) into one JoinedFile.
+ * Yields as soon as a file's last part is read, never reading ahead.
+ */
+export async function* joinFileParts(entries: AsyncIterable<FileEvent>): AsyncGenerator<JoinedFile> {
+  let current: JoinedFile | undefined;
+  for await (const e of entries) {
+    if (current && e.part > 0 && e.path === current.entry.path) {
+      current.chunks.push(...e.chunks);
+      current.contentHash = e.contentHash ?? current.contentHash;
+    } else {
+      // A file whose last part never came (a truncated list) is still yielded.
+      if (current) yield current;
+      current = { entry: e, chunks: [...e.chunks], contentHash: e.contentHash };
+    }
+    if (e.last) {
+      yield current;
+      current = undefined;
+    }
+  }
+  if (current) yield current;
 }

@@ -5,7 +5,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { BlockDecoder } from '../blocks';
 import { BackstreamError, BlockError } from '../errors';
 import type { ChunkRef, FileEvent, SnapshotCommitRecord } from '../events';
-import { fileEntries, readManifest } from '../manifest';
+import { fileEntries, joinFileParts, readManifest } from '../manifest';
 import { ObjectNotFoundError, blockKey, type ObjectStore } from '../store';
 
 export interface RestoreOptions {
@@ -57,23 +57,6 @@ async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Joins the parts of each file (consecutive entries of one path) into one entry. */
-async function* wholeEntries(
-  entries: AsyncIterable<FileEvent>,
-): AsyncGenerator<{ entry: FileEvent; chunks: ChunkRef[] }> {
-  let current: { entry: FileEvent; chunks: ChunkRef[] } | undefined;
-  for await (const e of entries) {
-    if (current && current.entry.path === e.path && !current.entry.last) {
-      current.chunks.push(...e.chunks);
-      current.entry = { ...current.entry, last: e.last, ...(e.contentHash ? { contentHash: e.contentHash } : {}) };
-      continue;
-    }
-    if (current) yield current;
-    current = { entry: e, chunks: [...e.chunks] };
-  }
-  if (current) yield current;
-}
-
 /**
  * Restores a committed snapshot into `target`: every chunk's hash and every file's hash is
  * checked, each file is written to a temporary name and renamed into place, and mode, mtime
@@ -111,7 +94,7 @@ export async function restoreSnapshot(options: RestoreOptions, deps: RestoreDeps
   try {
     await mkdir(target, { recursive: true });
     const manifest = await readManifest(deps.store, deps.decoder, options.record.manifest);
-    for await (const { entry, chunks } of wholeEntries(fileEntries(deps.store, deps.decoder, manifest))) {
+    for await (const { entry, chunks, contentHash } of joinFileParts(fileEntries(deps.store, deps.decoder, manifest))) {
       if (!selected(entry.path, includes)) continue;
       const abs = inside(entry.path);
       if (entry.kind === 'dir') {
@@ -129,7 +112,7 @@ export async function restoreSnapshot(options: RestoreOptions, deps: RestoreDeps
         progress.symlinks += 1;
       } else {
         await mkdir(dirname(abs), { recursive: true });
-        await restoreFile(abs, entry, chunks, deps, progress);
+        await restoreFile(abs, entry, chunks, contentHash, deps, progress);
         progress.files += 1;
       }
     }
@@ -148,11 +131,12 @@ async function restoreFile(
   abs: string,
   entry: FileEvent,
   chunks: ChunkRef[],
+  contentHash: string | undefined,
   deps: RestoreDeps,
   progress: RestoreProgress,
 ): Promise<void> {
   const existing = await lstat(abs).catch(() => undefined);
-  if (existing?.isFile() && existing.size === entry.size && (await sha256OfFile(abs)) === entry.contentHash) {
+  if (existing?.isFile() && existing.size === entry.size && (await sha256OfFile(abs)) === contentHash) {
     await chmod(abs, entry.mode);
     await utimes(abs, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
     progress.filesSkipped += 1;
@@ -202,11 +186,11 @@ async function restoreFile(
   }
   await fh.close();
   const actual = whole.digest('hex');
-  if (actual !== entry.contentHash) {
+  if (actual !== contentHash) {
     await rm(temp, { force: true });
     throw new RestoreError(
       entry.path,
-      `${entry.path}: restored content hashes to ${actual}, the snapshot says ${entry.contentHash}`,
+      `${entry.path}: restored content hashes to ${actual}, the snapshot says ${contentHash}`,
     );
   }
   await chmod(temp, entry.mode);

@@ -1,10 +1,6 @@
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ConfigError } from '../errors';
-import { StoreError } from './errors';
-
-function statusOf(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-}
+import { StoreError, httpStatusOf } from './errors';
 
 /** Creates the bucket unless it exists; returns whether it was created. */
 export async function ensureBucket(s3: S3Client, bucket: string): Promise<boolean> {
@@ -14,7 +10,7 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<boolea
     return true;
   } catch (err) {
     const name = (err as { name?: string }).name;
-    if (name === 'BucketAlreadyOwnedByYou' || statusOf(err) === 409) return false;
+    if (name === 'BucketAlreadyOwnedByYou' || httpStatusOf(err) === 409) return false;
     throw new StoreError(`cannot create bucket ${bucket}: ${name ?? String(err)}`, { retriable: false, cause: err });
   }
 }
@@ -24,8 +20,8 @@ export async function bucketExists(s3: S3Client, bucket: string): Promise<boolea
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
     return true;
   } catch (err) {
-    if (statusOf(err) === 404) return false;
-    const status = statusOf(err);
+    if (httpStatusOf(err) === 404) return false;
+    const status = httpStatusOf(err);
     throw new StoreError(`cannot reach bucket ${bucket}: ${(err as Error).name}${status ? ` (HTTP ${status})` : ''}`, {
       retriable: status === undefined || status >= 500,
       cause: err,

@@ -14,3 +14,8 @@ export class StoreError extends BackstreamError {
     super(options.retriable ? 'STORE_UNAVAILABLE' : 'STORE_REJECTED', message, options);
   }
 }
+
+/** The HTTP status of an AWS SDK error, if the request got an answer. */
+export function httpStatusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}

@@ -6,22 +6,17 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { ObjectNotFoundError, StoreError } from './errors';
+import { ObjectNotFoundError, StoreError, httpStatusOf } from './errors';
 import type { ObjectInfo, ObjectStore, PutOptions } from './object-store';
 
 interface SdkError {
   name?: string;
   message?: string;
-  $metadata?: { httpStatusCode?: number };
   $retryable?: unknown;
 }
 
-function statusOf(err: unknown): number | undefined {
-  return (err as SdkError).$metadata?.httpStatusCode;
-}
-
 function wrap(op: string, key: string, err: unknown): StoreError {
-  const status = statusOf(err);
+  const status = httpStatusOf(err);
   // No status: the request never got an answer (network). 5xx, 429: the server's trouble.
   const retriable = status === undefined || status >= 500 || status === 429;
   const detail = (err as SdkError).name ?? (err as SdkError).message ?? String(err);
@@ -57,7 +52,7 @@ export class S3ObjectStore implements ObjectStore {
       return { created: true };
     } catch (err) {
       // 412: the key exists. 409: a concurrent conditional write to the same key is in flight.
-      if (options.ifNoneMatch && (statusOf(err) === 412 || statusOf(err) === 409)) return { created: false };
+      if (options.ifNoneMatch && (httpStatusOf(err) === 412 || httpStatusOf(err) === 409)) return { created: false };
       throw wrap('PUT', key, err);
     }
   }
@@ -68,7 +63,7 @@ export class S3ObjectStore implements ObjectStore {
       if (!res.Body) return Buffer.alloc(0);
       return Buffer.from(await res.Body.transformToByteArray());
     } catch (err) {
-      if (statusOf(err) === 404 || (err as SdkError).name === 'NoSuchKey') throw new ObjectNotFoundError(key);
+      if (httpStatusOf(err) === 404 || (err as SdkError).name === 'NoSuchKey') throw new ObjectNotFoundError(key);
       throw wrap('GET', key, err);
     }
   }
@@ -78,7 +73,7 @@ export class S3ObjectStore implements ObjectStore {
       const res = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
       return { key, size: res.ContentLength ?? 0 };
     } catch (err) {
-      if (statusOf(err) === 404 || (err as SdkError).name === 'NotFound') return undefined;
+      if (httpStatusOf(err) === 404 || (err as SdkError).name === 'NotFound') return undefined;
       throw wrap('HEAD', key, err);
     }
   }

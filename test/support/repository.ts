@@ -1,5 +1,5 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import { BlockDecoder } from '../../libs/blocks';
+import type { BlockDecoder } from '../../libs/blocks';
 import { createKafka, readTopic } from '../../libs/bus';
 import type { BackstreamConfig } from '../../libs/config';
 import {
@@ -10,7 +10,7 @@ import {
   type SnapshotCommitRecord,
   type TopicRole,
 } from '../../libs/events';
-import { fileEntries, readManifest } from '../../libs/manifest';
+import { fileEntries, joinFileParts, metadataDecoder, readManifest } from '../../libs/manifest';
 import { S3ObjectStore, blockKey, createS3Client, type ObjectStore } from '../../libs/store';
 
 /** Read-only views of a repository (ledger, topics, store) for assertions, through the project's libs. */
@@ -24,7 +24,7 @@ export class RepositoryProbe {
     this.kafka = createKafka(config.kafka, { clientSuffix: 'test-probe' });
     this.s3 = createS3Client(config.s3);
     this.store = new S3ObjectStore(this.s3, config.s3.bucket, config.s3.prefix);
-    this.decoder = new BlockDecoder(Math.max(config.chunking.maxSize, 64 * 1024 * 1024));
+    this.decoder = metadataDecoder(config.chunking.maxSize);
   }
 
   close(): void {
@@ -83,14 +83,8 @@ export class RepositoryProbe {
   async snapshotFiles(record: SnapshotCommitRecord): Promise<Map<string, { entry: FileEvent; chunks: ChunkRef[] }>> {
     const manifest = await readManifest(this.store, this.decoder, record.manifest);
     const files = new Map<string, { entry: FileEvent; chunks: ChunkRef[] }>();
-    for await (const e of fileEntries(this.store, this.decoder, manifest)) {
-      const known = files.get(e.path);
-      if (known) {
-        known.chunks.push(...e.chunks);
-        if (e.last) known.entry = { ...known.entry, contentHash: e.contentHash, last: true };
-      } else {
-        files.set(e.path, { entry: e, chunks: [...e.chunks] });
-      }
+    for await (const f of joinFileParts(fileEntries(this.store, this.decoder, manifest))) {
+      files.set(f.entry.path, { entry: { ...f.entry, contentHash: f.contentHash, last: true }, chunks: f.chunks });
     }
     return files;
   }

@@ -1,14 +1,12 @@
 import { Command } from 'commander';
-import { BlockDecoder } from '../../../libs/blocks';
 import { topicName } from '../../../libs/events';
 import { findSnapshot, listSnapshots } from '../../../libs/ledger';
-import { fileEntries, readManifest } from '../../../libs/manifest';
+import { fileEntries, metadataDecoder, readManifest } from '../../../libs/manifest';
 import { restoreSnapshot, type RestoreProgress } from '../../../libs/restore';
 import { openReaderContext } from '../../../libs/runtime';
 import { loadCommandConfig, printJson } from '../context';
 
 const MiB = 1024 * 1024;
-const decoderFor = (maxSize: number): BlockDecoder => new BlockDecoder(Math.max(maxSize, 64 * MiB));
 
 export function snapshotsCommand(): Command {
   return new Command('snapshots')
@@ -52,7 +50,7 @@ export function lsCommand(): Command {
       const ctx = openReaderContext(loadCommandConfig(this).config);
       try {
         const { record } = await findSnapshot(ctx.kafka, topicName(ctx.config, 'ledger'), ref, opts.source);
-        const decoder = decoderFor(ctx.config.chunking.maxSize);
+        const decoder = metadataDecoder(ctx.config.chunking.maxSize);
         const manifest = await readManifest(ctx.store, decoder, record.manifest);
         const prefix = path?.replace(/^\.?\/+|\/+$/g, '') ?? '';
         for await (const e of fileEntries(ctx.store, decoder, manifest)) {
@@ -103,7 +101,7 @@ export function restoreCommand(): Command {
           { record, target: opts.target, includes: opts.include },
           {
             store: ctx.store,
-            decoder: decoderFor(ctx.config.chunking.maxSize),
+            decoder: metadataDecoder(ctx.config.chunking.maxSize),
             concurrency: ctx.config.store.concurrency,
             onProgress,
           },
