@@ -54,8 +54,8 @@ lint: deps ## ESLint (type-aware) and Prettier check
 format: deps ## rewrite files with Prettier
 	$(NPM) run --silent format
 
-demo: up ## the main job (for now: start the stack and show that both parts answer)
-	@eval "$$($(STACK) env)" && node bin/backstream.js doctor
+demo: up ## the main job: back up a sample tree (or DATA=path), restore it, compare byte for byte
+	@infra/local/demo.sh $(DATA)
 
 bench: bench-chunker bench-objects bench-pipeline ## all benchmarks (not part of make test)
 
@@ -69,4 +69,4 @@ bench-pipeline: up ## backup of a ~1 GiB mixed dataset on the local stack: first
 	test/bench/pipeline.sh --mib $${MIB:-1024} --rounds $${ROUNDS:-3}
 
 clean: down ## stop the stack and delete build output, stack state and benchmark data
-	rm -rf dist .stack .bench
+	rm -rf dist .stack .bench .demo

@@ -165,6 +165,7 @@ export BACKSTREAM_S3_REGION=us-east-1
 export BACKSTREAM_S3_ACCESS_KEY_ID=${s3_access_key}
 export BACKSTREAM_S3_SECRET_ACCESS_KEY=${s3_secret_key}
 export BACKSTREAM_S3_FORCE_PATH_STYLE=true
+export BACKSTREAM_S3_BUCKET=backstream
 EOF
 }
 

@@ -62,6 +62,9 @@ export async function readTopic(kafka: Kafka, options: TopicReaderOptions): Prom
     groupId: `backstream-reader-${randomBytes(8).toString('hex')}`,
     sessionTimeout: 30000,
     heartbeatInterval: 3000,
+    // Disconnecting waits for the fetch in flight; with kafkajs's 5 s long poll every replay
+    // would end 5 s after its last record. An idle reader polls 5 times a second instead.
+    maxWaitTimeInMs: 200,
   });
   let stopping = false;
   const stop = async (): Promise<void> => {
