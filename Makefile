@@ -65,8 +65,8 @@ bench-objects: up ## per-object PUT/GET cost of the local S3 server at several s
 bench-chunker: build ## chunker MB/s per core (cut only, and with SHA-256), medians
 	node dist/test/bench/chunker.js --mib 256 --runs 5
 
-bench-pipeline: up ## backup of a ~1 GiB mixed dataset on the local stack: first, no-change, 1% change
-	test/bench/pipeline.sh --mib $${MIB:-1024} --rounds $${ROUNDS:-3}
+bench-pipeline: up ## backstream vs restic, ~1 GiB mixed dataset: 3 backups, restore (MIB=, ROUNDS=, DOC=0|1)
+	@eval "$$($(STACK) env)" && node dist/test/bench/versus-restic.js --mib $${MIB:-1024} --rounds $${ROUNDS:-3} --write-doc $${DOC:-auto}
 
 clean: down ## stop the stack and delete build output, stack state and benchmark data
 	rm -rf dist .stack .bench .demo

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what the local stack and the tests need and the
-# machine lacks: a Java 17+ runtime and Maven (Kafka), and the independent clients the
-# tests use as witnesses (kcat, awscli, restic). Go 1.25+ is not in Debian stable; it
+# machine lacks: a Java 17+ runtime and Maven (Kafka), the independent clients the
+# tests use as witnesses (kcat, awscli, restic), and GNU time (/usr/bin/time: peak RSS
+# in `make bench-pipeline`, which also runs restic). Go 1.25+ is not in Debian stable; it
 # must already be installed (go.dev/dl). Needs root and apt-get; otherwise it only
 # reports what is missing.
 set -euo pipefail
@@ -11,6 +12,7 @@ command -v mvn >/dev/null || missing+=(maven)
 command -v kcat >/dev/null || missing+=(kcat)
 command -v aws >/dev/null || missing+=(awscli)
 command -v restic >/dev/null || missing+=(restic)
+[ -x /usr/bin/time ] || missing+=(time)
 command -v python3 >/dev/null || missing+=(python3)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "[prereqs] all present"

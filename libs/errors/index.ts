@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'SNAPSHOT_FAILED'
   | 'SNAPSHOT_NOT_FOUND'
   | 'SOURCE_UNREADABLE'
+  | 'TARGET_UNSAFE'
   | 'TIMEOUT';
 
 export interface BackstreamErrorOptions {

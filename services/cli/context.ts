@@ -1,3 +1,4 @@
+import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../../libs/config';
 
@@ -15,4 +16,13 @@ export function loadCommandConfig(command: Command): LoadedConfig {
 /** Writes one line of JSON to stdout: the format of every --json output. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/**
+ * A progress bar on stderr when stderr is a terminal and the output is not --json;
+ * undefined otherwise, so scripts and logs never see cursor control characters.
+ */
+export function terminalProgressBar(format: string, json: boolean | undefined): SingleBar | undefined {
+  if (json || !process.stderr.isTTY) return undefined;
+  return new SingleBar({ format, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
 }

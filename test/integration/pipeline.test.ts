@@ -11,7 +11,8 @@ import { DEAD_LETTER_HEADERS, HEADERS, consumerGroupId, headerString, topicName 
 import { backupSummary, killAll, runCli, spawnCli, startService, type ServiceProcess } from '../support/processes';
 import { RepositoryProbe, waitFor } from '../support/repository';
 import { testEnv } from '../support/stack-config';
-import { describeTree, generateTree, pseudoRandomBytes } from '../support/tree';
+import { pseudoRandomBytes } from '../../libs/chunking/pseudo-random';
+import { describeTree, generateTree } from '../support/tree';
 
 /**
  * The whole pipeline on the real stack: producer (the backup command), chunk-workers,

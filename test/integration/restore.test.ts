@@ -1,10 +1,12 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, watch, type FSWatcher } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createKafka } from '../../libs/bus';
 import { loadConfig } from '../../libs/config';
+import { topicName, type TopicRole } from '../../libs/events';
 import { blockKey } from '../../libs/store';
-import { backupSummary, killAll, runCli, startService } from '../support/processes';
+import { backupSummary, killAll, runCli, spawnCli, startService } from '../support/processes';
 import { RepositoryProbe } from '../support/repository';
 import { testEnv } from '../support/stack-config';
 import { describeTree, generateTree, type TreeFacts } from '../support/tree';
@@ -17,7 +19,8 @@ const env = testEnv('restore', {
   BACKSTREAM_TOPICS_PARTITIONS: '2',
   BACKSTREAM_PRODUCER_COMMIT_TIMEOUT_MS: '60000',
 });
-const probe = new RepositoryProbe(loadConfig({ env }).config);
+const config = loadConfig({ env }).config;
+const probe = new RepositoryProbe(config);
 const scratch = mkdtempSync(join(tmpdir(), 'backstream-restore-'));
 const tree = join(scratch, 'tree');
 let snapshotId: string;
@@ -33,7 +36,7 @@ function comparable(facts: Map<string, TreeFacts>): Array<[string, unknown]> {
         mode: f.mode,
         sha256: f.sha256,
         target: f.target,
-        mtimeMs: f.kind === 'symlink' ? undefined : Math.floor(f.mtimeMs),
+        mtimeMs: f.kind === 'symlink' ? undefined : Math.round(f.mtimeMs),
       },
     ])
     .sort(([a], [b]) => (a < b ? -1 : 1));
@@ -49,7 +52,8 @@ async function restore(
 
 beforeAll(async () => {
   expect((await runCli(['init'], env)).code).toBe(0);
-  await generateTree(tree, { largeFileBytes: 5 * 1024 * 1024, smallFiles: 40, seed: 77 });
+  // The large file spans more than 64 MiB: more than any one buffer, chunk or event may hold.
+  await generateTree(tree, { largeFileBytes: 70 * 1024 * 1024, smallFiles: 40, seed: 77 });
   const services = await Promise.all(['chunk-worker', 'verifier', 'archiver'].map((s) => startService(s, env)));
   const b = await runCli(['backup', tree, '--source', 'restore-tree', '--json'], env);
   expect(b.code).toBe(0);
@@ -94,6 +98,66 @@ describe('restore', () => {
     const restored = comparable(await describeTree(target));
     const expected = comparable(await describeTree(tree)).filter(([p]) => p === 'docs' || p.startsWith('docs/'));
     expect(restored).toEqual(expected);
+  });
+
+  it('finishes an interrupted restore (SIGKILL) on a rerun, skipping the files already restored', async () => {
+    const target = join(scratch, 'interrupted');
+    // Watch the directories of the two 70 MiB files; kill the restore once one of them is in
+    // place and the other is being written to its temporary file.
+    const dirs = ['data', 'data/deep/deeper'].map((d) => join(target, d));
+    for (const d of dirs) mkdirSync(d, { recursive: true });
+    const temps = (): string[] => dirs.flatMap((d) => readdirSync(d).filter((n) => n.endsWith('.backstream-restore')));
+    const watchers: FSWatcher[] = [];
+    const midway = new Promise<void>((resolveMidway) => {
+      const check = (): void => {
+        const oneDone = ['data/large.bin', 'data/deep/deeper/copy-of-large.bin'].some((f) =>
+          existsSync(join(target, f)),
+        );
+        if (oneDone && temps().length > 0) resolveMidway();
+      };
+      for (const d of dirs) watchers.push(watch(d, check));
+    });
+    // One request and one file at a time, so the files are restored in order and the kill
+    // lands while the second large file is being written.
+    const first = spawnCli(['restore', snapshotId, '--target', target, '--json'], {
+      ...env,
+      BACKSTREAM_STORE_CONCURRENCY: '1',
+    });
+    const exited = new Promise<number | null>((r) => first.proc.once('exit', (code) => r(code)));
+    try {
+      const winner = await Promise.race([midway.then(() => 'midway' as const), exited.then(() => 'exit' as const)]);
+      expect(winner).toBe('midway');
+    } finally {
+      for (const w of watchers) w.close();
+    }
+    first.proc.kill('SIGKILL');
+    expect(await exited).toBeNull();
+    expect(first.proc.signalCode).toBe('SIGKILL');
+    expect(temps()).toHaveLength(1);
+
+    const rerun = await restore([snapshotId, '--target', target]);
+    expect({ code: rerun.code, stderr: rerun.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(rerun.summary?.filesSkipped).toBeGreaterThanOrEqual(1);
+    expect(rerun.summary?.filesSkipped).toBeLessThan(rerun.summary?.files ?? 0);
+    // Same tree, and no temporary file of the killed run is left anywhere.
+    expect(comparable(await describeTree(target))).toEqual(comparable(await describeTree(tree)));
+  });
+
+  it('restores from the ledger and object storage alone, after every other topic is deleted', async () => {
+    const admin = createKafka(config.kafka, { clientSuffix: 'test-admin' }).admin();
+    await admin.connect();
+    try {
+      const others: TopicRole[] = ['chunks', 'stored', 'progress', 'dead-letters'];
+      await admin.deleteTopics({ topics: others.map((role) => topicName(config, role)) });
+      const left = (await admin.listTopics()).filter((t) => t.startsWith(config.kafka.topicPrefix));
+      expect(left).toEqual([topicName(config, 'ledger')]);
+    } finally {
+      await admin.disconnect();
+    }
+    const target = join(scratch, 'ledger-only');
+    const r = await restore([snapshotId, '--target', target]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(comparable(await describeTree(target))).toEqual(comparable(await describeTree(tree)));
   });
 
   it('fails naming the file and the block when a block is corrupted or deleted, and writes no wrong file', async () => {

@@ -1,23 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
-/** A deterministic pseudo-random byte generator (xorshift32), so trees are the same every run. */
-export function pseudoRandomBytes(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    if ((i & 3) === 0) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-    }
-    out[i] = (x >>> ((i & 3) * 8)) & 0xff;
-  }
-  return out;
-}
+import { pseudoRandomBytes } from '../../libs/chunking/pseudo-random';
 
 function text(length: number, seed: number): Buffer {
   const words = ['backup', 'kafka', 'ledger', 'chunk', 'verify', 'restore', 'snapshot', 'block', 'über', 'naïve'];

@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
 import { runBackup, type BackupProgress } from '../../../libs/backup';
 import { openServiceContext, closeServiceContext } from '../../../libs/runtime';
-import { loadCommandConfig, printJson } from '../context';
+import { loadCommandConfig, printJson, terminalProgressBar } from '../context';
 
 function mib(bytes: number): string {
   return (bytes / 1024 / 1024).toFixed(1);
@@ -28,17 +27,10 @@ export function backupCommand(): Command {
         ...config,
         log: { level: opts.json ? 'warn' : config.log.level },
       });
-      const bar =
-        !opts.json && process.stderr.isTTY
-          ? new SingleBar(
-              {
-                format: '{phase} | {files} files | {value} MiB read | {sent} MiB sent | {rate} MiB/s',
-                stream: process.stderr,
-                hideCursor: true,
-              },
-              Presets.shades_classic,
-            )
-          : undefined;
+      const bar = terminalProgressBar(
+        '{phase} | {files} files | {value} MiB read | {sent} MiB sent | {rate} MiB/s',
+        opts.json,
+      );
       bar?.start(0, 0, { phase: 'scanning', files: 0, sent: '0.0', rate: '0.0' });
       const onProgress = (p: BackupProgress): void => {
         if (opts.json) printJson({ type: 'progress', ...p });

@@ -4,7 +4,7 @@ import { findSnapshot, listSnapshots } from '../../../libs/ledger';
 import { fileEntries, metadataDecoder, readManifest } from '../../../libs/manifest';
 import { restoreSnapshot, type RestoreProgress } from '../../../libs/restore';
 import { openReaderContext } from '../../../libs/runtime';
-import { loadCommandConfig, printJson } from '../context';
+import { loadCommandConfig, printJson, terminalProgressBar } from '../context';
 
 const MiB = 1024 * 1024;
 
@@ -90,12 +90,24 @@ export function restoreCommand(): Command {
       const ctx = openReaderContext(loadCommandConfig(this).config);
       try {
         const { record } = await findSnapshot(ctx.kafka, topicName(ctx.config, 'ledger'), ref, opts.source);
+        const bar = terminalProgressBar(
+          '[{bar}] {percentage}% | {files} files | {value}/{total} MiB | {skipped} already correct | {rate} MB/s',
+          opts.json,
+        );
+        // The snapshot's size is the total only when everything is restored.
+        bar?.start(opts.include.length === 0 ? Math.round(record.totalBytes / MiB) : 0, 0, {
+          files: 0,
+          skipped: 0,
+          rate: '0.0',
+        });
         const onProgress = (p: RestoreProgress): void => {
           if (opts.json) printJson({ type: 'progress', ...p });
-          else if (process.stderr.isTTY)
-            process.stderr.write(
-              `\r${p.files} files, ${(p.bytes / MiB).toFixed(1)} MiB, ${p.filesSkipped} already correct`,
-            );
+          else
+            bar?.update(Math.round(p.bytes / MiB), {
+              files: p.files,
+              skipped: p.filesSkipped,
+              rate: p.elapsedMs > 0 ? (p.bytes / 1e3 / p.elapsedMs).toFixed(1) : '0.0',
+            });
         };
         const result = await restoreSnapshot(
           { record, target: opts.target, includes: opts.include },
@@ -105,7 +117,7 @@ export function restoreCommand(): Command {
             concurrency: ctx.config.store.concurrency,
             onProgress,
           },
-        );
+        ).finally(() => bar?.stop());
         const mbps = result.elapsedMs > 0 ? result.bytes / 1e6 / (result.elapsedMs / 1000) : 0;
         if (opts.json)
           printJson({
@@ -116,7 +128,7 @@ export function restoreCommand(): Command {
           });
         else
           process.stdout.write(
-            `${process.stderr.isTTY ? '\n' : ''}restored snapshot ${record.snapshotId} to ${opts.target}: ${result.files} files (${result.filesSkipped} already correct), ${result.dirs} dirs, ${result.symlinks} symlinks, ${(result.bytes / MiB).toFixed(1)} MiB, ${result.chunksVerified} chunks verified, ${mbps.toFixed(1)} MB/s\n`,
+            `restored snapshot ${record.snapshotId} to ${opts.target}: ${result.files} files (${result.filesSkipped} already correct), ${result.dirs} dirs, ${result.symlinks} symlinks, ${(result.bytes / MiB).toFixed(1)} MiB, ${result.chunksVerified} chunks verified, ${mbps.toFixed(1)} MB/s\n`,
           );
       } finally {
         ctx.close();

@@ -1,0 +1,879 @@
+/**
+ * backstream versus restic on the local stack, same dataset, same S3 server, same run.
+ *
+ *   node dist/test/bench/versus-restic.js [--mib 1024] [--rounds 3] [--work .bench]
+ *        [--doc docs/benchmarks.md] [--write-doc auto|yes|no] [--keep] [--timeout 3600]
+ *   node dist/test/bench/versus-restic.js --from .bench/versus-restic.jsonl [--write-doc yes]
+ *
+ * Needs the BACKSTREAM_* settings of the stack (`eval "$(infra/local/stack.sh env)"`),
+ * restic and /usr/bin/time (Debian packages restic and time). Each round: a fresh copy of the
+ * cached dataset (test/bench/dataset.ts), a fresh bucket and topic prefix with its own three
+ * services for backstream, a fresh bucket and cache for restic; then, the two tools taking
+ * turns in each phase (which one goes first alternates by round): first backup, no-change
+ * re-backup, re-backup after `dataset --change-percent 1`, full restore of the latest snapshot
+ * into an empty directory, checked against the tree with `diff -r`. Wall time per operation,
+ * peak RSS per process, CPU time, and objects and bytes in each bucket after each phase go to
+ * <work>/versus-restic.jsonl; the markdown report (test/bench/versus-report.ts) to stdout and
+ * <work>/versus-restic.md, and with --write-doc into the marked section of the docs file
+ * (`auto`: only for a full run, 1 GiB and 3 rounds or more).
+ *
+ * Everything a round creates (processes, copies, restores, buckets, topics, consumer groups)
+ * is removed when it ends, also on failure or Ctrl-C; --keep leaves buckets and topics.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { lstat, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, release, totalmem } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { DeleteBucketCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createKafka } from '../../libs/bus';
+import { loadConfig, type BackstreamConfig } from '../../libs/config';
+import { S3ObjectStore, createS3Client } from '../../libs/store';
+import {
+  DOC_BEGIN_PREFIX,
+  PHASES,
+  PHASE_LABELS,
+  SERVICES,
+  mbPerSecond,
+  num,
+  parseRecords,
+  renderReport,
+  replaceGenerated,
+  type Measurement,
+  type Phase,
+  type RunMeta,
+  type Tool,
+} from './versus-report';
+
+const repo = resolve(__dirname, '..', '..', '..');
+const cli = join(repo, 'bin', 'backstream.js');
+const datasetJs = join(__dirname, 'dataset.js');
+const TIME = '/usr/bin/time';
+const RESTIC_PASSWORD = 'backstream-bench';
+
+// ---- arguments -----------------------------------------------------------------------
+
+interface Args {
+  mib: number;
+  rounds: number;
+  work: string;
+  doc: string;
+  writeDoc: 'auto' | 'yes' | 'no';
+  keep: boolean;
+  timeoutS: number;
+  from?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const known = ['--mib', '--rounds', '--work', '--doc', '--write-doc', '--timeout', '--from'];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (known.includes(a)) i++;
+    else if (a !== '--keep') throw new Error(`unknown argument ${a}`);
+  }
+  const given = value('write-doc') ?? 'auto';
+  const writeDoc = given === '1' ? 'yes' : given === '0' ? 'no' : given;
+  if (writeDoc !== 'auto' && writeDoc !== 'yes' && writeDoc !== 'no')
+    throw new Error(`--write-doc must be auto, yes (1) or no (0), not ${given}`);
+  const args: Args = {
+    mib: Number(value('mib') ?? 1024),
+    rounds: Number(value('rounds') ?? 3),
+    work: resolve(value('work') ?? process.env.BENCH_DIR ?? join(repo, '.bench')),
+    doc: resolve(value('doc') ?? join(repo, 'docs', 'benchmarks.md')),
+    writeDoc,
+    keep: argv.includes('--keep'),
+    timeoutS: Number(value('timeout') ?? 3600),
+  };
+  const from = value('from');
+  if (from !== undefined) args.from = resolve(from);
+  if (!(args.mib >= 1) || !Number.isInteger(args.rounds) || args.rounds < 1 || !(args.timeoutS > 0))
+    throw new Error('--mib, --rounds and --timeout must be positive numbers');
+  return args;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+// ---- processes -------------------------------------------------------------------------
+
+/** Every child this run started and that has not exited; each leads its own process group. */
+const running = new Set<ChildProcess>();
+/**
+ * The services among them: stopped by their round's cleanup, never signalled twice (a
+ * service handles one SIGTERM gracefully; a second one kills it mid-stop).
+ */
+const services = new Set<ChildProcess>();
+let interrupted: NodeJS.Signals | undefined;
+
+class Interrupted extends Error {}
+
+function alive(p: ChildProcess): boolean {
+  return p.exitCode === null && p.signalCode === null;
+}
+
+/** Signals the child's process group: /usr/bin/time and what it runs, or a service. */
+function signalGroup(p: ChildProcess, signal: NodeJS.Signals): void {
+  if (p.pid === undefined || !alive(p)) return;
+  try {
+    process.kill(-p.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function checkInterrupted(): void {
+  if (interrupted) throw new Interrupted(`interrupted by ${interrupted}`);
+}
+
+interface Spawned {
+  proc: ChildProcess;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout(): string;
+  stderr(): string;
+}
+
+function start(cmd: string, args: string[], env: NodeJS.ProcessEnv, onStderr?: (d: string) => void): Spawned {
+  checkInterrupted();
+  // Own process group, so that a group signal reaches /usr/bin/time's child too.
+  const proc = spawn(cmd, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(proc);
+  let stdout = '';
+  let stderr = '';
+  proc.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => {
+    const s = d.toString();
+    stderr = (stderr + s).slice(-64 * 1024);
+    onStderr?.(s);
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit, reject) => {
+    proc.once('error', (err) => {
+      running.delete(proc);
+      reject(new Error(`${cmd}: ${err.message}`));
+    });
+    // 'close': the process exited and its output is complete.
+    proc.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      running.delete(proc);
+      resolveExit({ code, signal });
+    });
+  });
+  return { proc, exit, stdout: () => stdout, stderr: () => stderr };
+}
+
+interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Services that must stay up meanwhile: the command is stopped if one exits. */
+  watch?: Service[];
+  allowFailure?: boolean;
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** From spawn to exit. */
+  wallMs: number;
+}
+
+async function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const t0 = process.hrtime.bigint();
+  const child = start(cmd, args, options.env ?? process.env);
+  let wallMs = 0;
+  child.proc.once('exit', () => (wallMs = Number(process.hrtime.bigint() - t0) / 1e6));
+  let failure: string | undefined;
+  const stop = (reason: string): void => {
+    failure ??= reason;
+    signalGroup(child.proc, 'SIGTERM');
+  };
+  const timer = setTimeout(() => stop(`timed out after ${options.timeoutMs} ms`), options.timeoutMs ?? 3_600_000);
+  let done = false;
+  for (const s of options.watch ?? []) {
+    const onExit = (): void => {
+      if (!done && !s.stopping) stop(`service ${s.name} exited meanwhile (log: ${s.logPath})`);
+    };
+    s.exit.then(onExit, onExit);
+  }
+  try {
+    const { code, signal } = await child.exit;
+    checkInterrupted();
+    const what = `${basename(cmd)} ${args.join(' ')}`;
+    if (failure) throw new Error(`${what}: ${failure}\n${child.stderr().slice(-4000)}`);
+    if (code !== 0 && !options.allowFailure)
+      throw new Error(`${what} failed (${signal ?? `exit ${code}`}):\n${child.stderr().slice(-4000)}`);
+    return { code, stdout: child.stdout(), stderr: child.stderr(), wallMs };
+  } finally {
+    done = true;
+    clearTimeout(timer);
+  }
+}
+
+interface TimedResult extends RunResult {
+  maxRssKiB: number;
+  cpuMs: number;
+}
+
+/** Runs the command under /usr/bin/time: wall time, its peak RSS and its CPU time. */
+async function timed(cmd: string, args: string[], timeFile: string, options: RunOptions): Promise<TimedResult> {
+  const r = await run(TIME, ['-f', '%M %U %S', '-o', timeFile, cmd, ...args], options);
+  // On failure time writes "Command exited with non-zero status N" first; the figures are last.
+  const last = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
+  const [rss, user, sys] = last.split(' ').map(Number);
+  if (rss === undefined || user === undefined || sys === undefined || [rss, user, sys].some(Number.isNaN))
+    throw new Error(`cannot read ${TIME} output ${JSON.stringify(last)}`);
+  return { ...r, maxRssKiB: rss, cpuMs: (user + sys) * 1000 };
+}
+
+// ---- services --------------------------------------------------------------------------
+
+interface Service {
+  name: string;
+  proc: ChildProcess;
+  exit: Promise<unknown>;
+  logPath: string;
+  stopping: boolean;
+}
+
+/** Starts `backstream run <name>` and resolves when it logs "service started". */
+async function startService(name: string, env: NodeJS.ProcessEnv, logPath: string): Promise<Service> {
+  const logFile = createWriteStream(logPath);
+  let seen = '';
+  let onStarted: () => void = () => undefined;
+  const started = new Promise<void>((r) => (onStarted = r));
+  const child = start(process.execPath, [cli, 'run', name], { ...env, BACKSTREAM_LOG_LEVEL: 'info' }, (d) => {
+    logFile.write(d);
+    seen = (seen + d).slice(-4096);
+    if (seen.includes('service started')) onStarted();
+  });
+  child.proc.stdout?.on('data', (d: Buffer) => logFile.write(d));
+  services.add(child.proc);
+  const service: Service = { name, proc: child.proc, exit: child.exit, logPath, stopping: false };
+  const onExit = (): void => {
+    services.delete(child.proc);
+    logFile.end();
+  };
+  child.exit.then(onExit, onExit);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      started,
+      child.exit.then(({ code, signal }) => {
+        checkInterrupted();
+        throw new Error(`${name} exited (${signal ?? code}) before starting:\n${child.stderr().slice(-4000)}`);
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${name} did not start within 120 s; see ${logPath}`)), 120_000);
+      }),
+    ]);
+  } catch (err) {
+    await stopService(service);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  return service;
+}
+
+/** SIGTERM, and SIGKILL if it has not exited 30 s later. */
+async function stopService(s: Service): Promise<void> {
+  if (!alive(s.proc)) return;
+  if (!s.stopping) signalGroup(s.proc, 'SIGTERM');
+  s.stopping = true;
+  const timer = setTimeout(() => signalGroup(s.proc, 'SIGKILL'), 30_000);
+  await s.exit.catch(() => undefined);
+  clearTimeout(timer);
+}
+
+// ---- /proc -------------------------------------------------------------------------------
+
+function procStatus(pid: number, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+/** Resets the process's VmHWM to its current RSS (Linux ≥ 4.0, same user). */
+function resetPeakRss(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
+/** Whether resetting the peak works here: a child that touches 64 MiB, then frees it. */
+async function peakResetWorks(): Promise<boolean> {
+  const probe = start(
+    process.execPath,
+    [
+      '--expose-gc',
+      '-e',
+      `let b = Buffer.alloc(64 << 20, 1); b = null; gc(); process.stderr.write('ready\\n'); setTimeout(() => {}, 60000);`,
+    ],
+    process.env,
+  );
+  try {
+    await new Promise<void>((r, reject) => {
+      probe.proc.stderr?.on('data', () => r());
+      probe.exit.then(
+        () => reject(new Error('probe exited')),
+        (err: unknown) => reject(err as Error),
+      );
+    });
+    const pid = probe.proc.pid as number;
+    const before = procStatus(pid, 'VmHWM');
+    resetPeakRss(pid);
+    const after = procStatus(pid, 'VmHWM');
+    return after < before - 32 * 1024;
+  } catch {
+    return false;
+  } finally {
+    signalGroup(probe.proc, 'SIGKILL');
+    await probe.exit.catch(() => undefined);
+  }
+}
+
+let clockTicks = 100;
+
+/** CPU time (user + system) the process has used so far, in ms; undefined when it is gone. */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- the stack ---------------------------------------------------------------------------
+
+interface Stack {
+  kafkaPid?: number;
+  s3Pid?: number;
+  kafkaLogDir?: string;
+}
+
+/** The local stack's processes and Kafka log directory, read from its state folder if there. */
+function localStack(): Stack {
+  const state = process.env.BACKSTREAM_STACK_DIR ?? join(repo, '.stack');
+  const pid = (file: string): number | undefined => {
+    try {
+      const p = Number(readFileSync(join(state, file), 'utf8').trim());
+      return existsSync(`/proc/${p}`) ? p : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const stack: Stack = {};
+  const kafkaPid = pid('kafka/kafka.pid');
+  const s3Pid = pid('versitygw/versitygw.pid');
+  if (kafkaPid !== undefined) stack.kafkaPid = kafkaPid;
+  if (s3Pid !== undefined) stack.s3Pid = s3Pid;
+  try {
+    const m = /^log\.dirs=(.+)$/m.exec(readFileSync(join(state, 'kafka', 'server.properties'), 'utf8'));
+    if (m && !(m[1] as string).includes(',')) stack.kafkaLogDir = (m[1] as string).trim();
+  } catch {
+    // not the local stack
+  }
+  return stack;
+}
+
+/** Bytes of the log segments of the topics starting with `prefix` (deleted ones excluded). */
+function kafkaLogBytes(stack: Stack, prefix: string): number | null {
+  if (!stack.kafkaLogDir) return null;
+  let bytes = 0;
+  for (const dir of readdirSync(stack.kafkaLogDir)) {
+    if (!dir.startsWith(prefix) || dir.endsWith('-delete')) continue;
+    for (const f of readdirSync(join(stack.kafkaLogDir, dir)))
+      if (f.endsWith('.log')) bytes += statSync(join(stack.kafkaLogDir, dir, f)).size;
+  }
+  return bytes;
+}
+
+async function bucketUsage(s3: S3Client, bucket: string): Promise<{ objects: number; bytes: number }> {
+  let objects = 0;
+  let bytes = 0;
+  for await (const o of new S3ObjectStore(s3, bucket).list('')) {
+    objects += 1;
+    bytes += o.size;
+  }
+  return { objects, bytes };
+}
+
+async function deleteBucket(s3: S3Client, bucket: string): Promise<void> {
+  const keys: string[] = [];
+  try {
+    for await (const o of new S3ObjectStore(s3, bucket).list('')) keys.push(o.key);
+  } catch (err) {
+    if ((err as { cause?: { name?: string } }).cause?.name === 'NoSuchBucket') return;
+    throw err;
+  }
+  for (let i = 0; i < keys.length; i += 1000) {
+    const r = await s3.send(
+      new DeleteObjectsCommand({
+        Bucket: bucket,
+        Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+      }),
+    );
+    if (r.Errors?.length) throw new Error(`deleting objects of ${bucket}: ${JSON.stringify(r.Errors[0])}`);
+  }
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+}
+
+async function deleteTopicsAndGroups(config: BackstreamConfig, prefix: string): Promise<void> {
+  const admin = createKafka(config.kafka, { clientSuffix: 'bench', retries: 2 }).admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+    if (groups.length > 0)
+      await admin.deleteGroups(groups).catch((err: Error & { groups?: Array<{ groupId: string; error?: Error }> }) => {
+        // A service that did not leave (killed) keeps its group non-empty until its session times out.
+        const details = (err.groups ?? []).map((g) => `${g.groupId}: ${g.error?.message ?? 'ok'}`).join('; ');
+        throw new Error(`deleting consumer groups: ${details || err.message}`);
+      });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+// ---- dataset -----------------------------------------------------------------------------
+
+/** The cached dataset of `mib` MiB; generated (whole, or not at all) when missing. */
+async function ensureDataset(work: string, mib: number): Promise<string> {
+  const dir = join(work, `dataset-${mib}`);
+  const done = `${dir}.done`;
+  if (existsSync(done) && existsSync(dir)) return dir;
+  log(`generating the ${mib} MiB dataset in ${dir}`);
+  const tmp = `${dir}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  await run(process.execPath, [datasetJs, '--out', tmp, '--mib', String(mib)]);
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
+  await writeFile(done, `${new Date().toISOString()}\n`);
+  return dir;
+}
+
+async function treeStats(dir: string): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      const sub = await treeStats(p);
+      bytes += sub.bytes;
+      files += sub.files;
+    } else if (e.isFile()) {
+      bytes += (await lstat(p)).size;
+      files += 1;
+    }
+  }
+  return { bytes, files };
+}
+
+// ---- machine -----------------------------------------------------------------------------
+
+function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+function describeDisk(path: string): string {
+  const [source, fstype] = sh('findmnt', ['-no', 'SOURCE,FSTYPE', '--target', path]).split(/\s+/);
+  if (!source) return 'unknown';
+  const dev = basename(source);
+  const sys = `/sys/class/block/${dev}`;
+  const read = (p: string): string => {
+    try {
+      return readFileSync(p, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  const rotational = read(`${sys}/queue/rotational`);
+  const driver = sh('readlink', ['-f', `${sys}/device/driver`]);
+  const model = read(`${sys}/device/model`);
+  return [
+    `${source} (${fstype ?? '?'})`,
+    driver ? basename(driver) : '',
+    model,
+    rotational === '1' ? 'rotational per the kernel' : rotational === '0' ? 'non-rotational' : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+function machine(work: string): RunMeta['machine'] {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const os = /^PRETTY_NAME="?([^"\n]+)"?/m.exec(
+    existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '',
+  );
+  return {
+    cpus: availableParallelism(),
+    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
+    memGiB: Math.round(totalmem() / 1024 ** 3),
+    os: os?.[1] ?? 'unknown OS',
+    kernel: release(),
+    disk: describeDisk(work),
+  };
+}
+
+function versions(): Record<string, string> {
+  const env = readFileSync(join(repo, 'infra', 'local', 'versions.env'), 'utf8');
+  const pinned = (k: string): string => new RegExp(`^${k}=(.+)$`, 'm').exec(env)?.[1] ?? '?';
+  const commit = sh('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']);
+  const dirty = sh('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no']) !== '';
+  return {
+    backstream: `${commit || '?'}${dirty ? ' (with uncommitted changes)' : ''}`,
+    'Node.js': process.version.slice(1),
+    restic: /restic (\S+)/.exec(sh('restic', ['version']))?.[1] ?? '?',
+    Kafka: pinned('KAFKA_VERSION'),
+    versitygw: pinned('VERSITYGW_VERSION'),
+  };
+}
+
+// ---- one round ---------------------------------------------------------------------------
+
+interface RoundContext {
+  args: Args;
+  config: BackstreamConfig;
+  s3: S3Client;
+  stack: Stack;
+  peakReset: boolean;
+  round: number;
+  roundDir: string;
+  data: string;
+  bucket: string;
+  prefix: string;
+  resticBucket: string;
+  bsEnv: NodeJS.ProcessEnv;
+  resticEnv: NodeJS.ProcessEnv;
+  services: Service[];
+}
+
+function lastJson(stdout: string, match: (o: Record<string, unknown>) => boolean): Record<string, unknown> {
+  const found = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter(match)
+    .pop();
+  if (!found) throw new Error(`no summary line in:\n${stdout.slice(-2000)}`);
+  return found;
+}
+
+async function checkRestored(expected: string, restored: string, tool: Tool): Promise<void> {
+  const r = await run('diff', ['-r', '--no-dereference', expected, restored], { allowFailure: true });
+  if (r.code !== 0)
+    throw new Error(
+      `${tool} restore differs from the dataset (diff -r ${expected} ${restored}, exit ${r.code}):\n` +
+        `${(r.stdout + r.stderr).slice(0, 4000)}`,
+    );
+}
+
+async function measure(
+  ctx: RoundContext,
+  phase: Phase,
+  tool: Tool,
+  position: number,
+  tree: { bytes: number; files: number },
+): Promise<Measurement> {
+  const timeFile = join(ctx.roundDir, 'time.txt');
+  const timeoutMs = ctx.args.timeoutS * 1000;
+  const restoreDir = join(ctx.roundDir, `restore-${tool}`);
+  // Dirty pages of the previous step (copy, change, restore) are written back first, so
+  // that neither tool pays for the other's writes.
+  await run('sync', []);
+  const servicePids = Object.fromEntries(ctx.services.map((s) => [s.name, s.proc.pid as number]));
+  const cpuPids: Record<string, number | undefined> = {
+    ...servicePids,
+    kafka: ctx.stack.kafkaPid,
+    s3: ctx.stack.s3Pid,
+  };
+  if (ctx.peakReset && tool === 'backstream') for (const pid of Object.values(servicePids)) resetPeakRss(pid);
+  const cpuBefore = Object.fromEntries(Object.entries(cpuPids).map(([k, pid]) => [k, cpuMsOf(pid)]));
+
+  let r: TimedResult;
+  let summary: Record<string, unknown> | undefined;
+  if (tool === 'backstream') {
+    const args =
+      phase === 'restore'
+        ? [cli, 'restore', 'latest', '--source', 'bench', '--target', restoreDir, '--json']
+        : [cli, 'backup', ctx.data, '--source', 'bench', '--json'];
+    r = await timed(process.execPath, args, timeFile, { env: ctx.bsEnv, timeoutMs, watch: ctx.services });
+    summary = lastJson(r.stdout, (o) => o.type === 'summary');
+  } else {
+    const args = phase === 'restore' ? ['restore', 'latest', '--target', restoreDir] : ['backup', ctx.data, '--json'];
+    r = await timed('restic', args, timeFile, { env: ctx.resticEnv, timeoutMs });
+    if (phase !== 'restore') summary = lastJson(r.stdout, (o) => o.message_type === 'summary');
+  }
+
+  const cpuMs: Record<string, number> = { [tool === 'backstream' ? 'cli' : 'restic']: r.cpuMs };
+  for (const [k, pid] of Object.entries(cpuPids)) {
+    const before = cpuBefore[k];
+    const after = cpuMsOf(pid);
+    if (before !== undefined && after !== undefined) cpuMs[k] = after - before;
+  }
+  const rssKiB: Record<string, number> = { [tool === 'backstream' ? 'cli' : 'restic']: r.maxRssKiB };
+  if (tool === 'backstream' && phase !== 'restore')
+    for (const [name, pid] of Object.entries(servicePids)) rssKiB[name] = procStatus(pid, 'VmHWM');
+
+  if (phase === 'restore') {
+    // restic restores under the absolute path of what it backed up.
+    await checkRestored(ctx.data, tool === 'restic' ? join(restoreDir, ctx.data) : restoreDir, tool);
+    await rm(restoreDir, { recursive: true, force: true });
+  }
+  const m: Measurement = {
+    type: 'measurement',
+    round: ctx.round,
+    phase,
+    tool,
+    position,
+    datasetBytes: tree.bytes,
+    datasetFiles: tree.files,
+    wallMs: Math.round(r.wallMs),
+    rssKiB,
+    cpuMs: Object.fromEntries(Object.entries(cpuMs).map(([k, v]) => [k, Math.round(v)])),
+    store: await bucketUsage(ctx.s3, tool === 'backstream' ? ctx.bucket : ctx.resticBucket),
+  };
+  if (tool === 'backstream' && phase !== 'restore' && summary) {
+    const produced = Object.values((summary.producedBytes ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0);
+    m.kafka = {
+      producedBytes: produced,
+      sentBytes: Number(summary.sentBytes ?? 0),
+      logBytes: kafkaLogBytes(ctx.stack, ctx.prefix),
+    };
+  }
+  if (summary) m.summary = summary;
+  return m;
+}
+
+async function runRound(
+  ctx: RoundContext,
+  dataset: string,
+  record: (m: Measurement) => void,
+  onResticConfig: (config: Record<string, unknown>) => void,
+): Promise<void> {
+  const { round, args } = ctx;
+  await rm(ctx.roundDir, { recursive: true, force: true });
+  mkdirSync(ctx.roundDir, { recursive: true });
+  await run('cp', ['-a', dataset, ctx.data]);
+  await run(process.execPath, [cli, 'init', '--json'], { env: ctx.bsEnv });
+  ctx.services.push(
+    ...(await Promise.all(SERVICES.map((name) => startService(name, ctx.bsEnv, join(ctx.roundDir, `${name}.log`))))),
+  );
+  await run('restic', ['init'], { env: ctx.resticEnv });
+  onResticConfig(
+    JSON.parse((await run('restic', ['cat', 'config'], { env: ctx.resticEnv })).stdout) as Record<string, unknown>,
+  );
+
+  const order: Tool[] = round % 2 === 1 ? ['backstream', 'restic'] : ['restic', 'backstream'];
+  for (const phase of PHASES) {
+    if (phase === 'change1')
+      await run(process.execPath, [datasetJs, '--out', ctx.data, '--mib', String(args.mib), '--change-percent', '1']);
+    const tree = await treeStats(ctx.data);
+    for (const [i, tool] of order.entries()) {
+      const m = await measure(ctx, phase, tool, i + 1, tree);
+      record(m);
+      log(
+        `round ${round}/${args.rounds} ${PHASE_LABELS[phase]}, ${tool}: ${num(m.wallMs / 1000)} s, ` +
+          `${num(mbPerSecond(m.datasetBytes, m.wallMs))} MB/s, peak RSS ${Math.round((m.rssKiB.cli ?? m.rssKiB.restic ?? 0) / 1024)} MiB, ` +
+          `${m.store.objects} objects`,
+      );
+    }
+  }
+}
+
+async function cleanupRound(ctx: RoundContext): Promise<void> {
+  const step = async (what: string, f: () => Promise<unknown>): Promise<void> => {
+    try {
+      await f();
+    } catch (err) {
+      log(`cleanup: ${what} failed: ${(err as Error).message}`);
+    }
+  };
+  await Promise.all(ctx.services.map((s) => stopService(s)));
+  for (const s of ctx.services)
+    if (s.proc.exitCode !== 0 && s.proc.exitCode !== null)
+      log(`${s.name} exited with ${s.proc.exitCode}, log kept: ${s.logPath}`);
+  const keepLogs = ctx.services.some((s) => s.proc.exitCode !== 0);
+  await step('removing the round folder', async () => {
+    if (!keepLogs) return rm(ctx.roundDir, { recursive: true, force: true });
+    for (const e of await readdir(ctx.roundDir))
+      if (!e.endsWith('.log')) await rm(join(ctx.roundDir, e), { recursive: true, force: true });
+  });
+  if (ctx.args.keep) return;
+  await step(`deleting bucket ${ctx.bucket}`, () => deleteBucket(ctx.s3, ctx.bucket));
+  await step(`deleting bucket ${ctx.resticBucket}`, () => deleteBucket(ctx.s3, ctx.resticBucket));
+  await step(`deleting topics ${ctx.prefix}*`, () => deleteTopicsAndGroups(ctx.config, ctx.prefix));
+}
+
+// ---- report ------------------------------------------------------------------------------
+
+async function writeDoc(docPath: string, generated: string): Promise<void> {
+  let doc = replaceGenerated(await readFile(docPath, 'utf8'), generated);
+  try {
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(docPath)) ?? {};
+    doc = await prettier.format(doc, { ...options, filepath: docPath });
+  } catch (err) {
+    log(`prettier not applied to ${docPath}: ${(err as Error).message}`);
+  }
+  await writeFile(docPath, doc);
+  log(`wrote the results into ${docPath}`);
+}
+
+function wantDoc(args: Args, meta: RunMeta): boolean {
+  if (args.writeDoc !== 'auto') return args.writeDoc === 'yes';
+  const full = meta.mib >= 1024 && meta.rounds >= 3;
+  if (!full) log(`${args.doc} left as is: not a full run (DOC=1 / --write-doc yes writes it anyway)`);
+  return full;
+}
+
+async function report(args: Args, meta: RunMeta, measurements: Measurement[]): Promise<void> {
+  const md = renderReport(meta, measurements);
+  mkdirSync(args.work, { recursive: true });
+  await writeFile(join(args.work, 'versus-restic.md'), md);
+  process.stdout.write(md);
+  if (wantDoc(args, meta)) await writeDoc(args.doc, md);
+}
+
+// ---- main --------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.from) {
+    const { meta, measurements } = parseRecords(await readFile(args.from, 'utf8'));
+    if (!meta) throw new Error(`${args.from} has no meta line`);
+    return report(args, meta, measurements);
+  }
+  if (!existsSync(TIME))
+    throw new Error(`${TIME} is missing: install the Debian package time (infra/local/install-prereqs.sh)`);
+  if (!sh('restic', ['version'])) throw new Error('restic is missing: install the Debian package restic');
+  if (args.writeDoc !== 'no' && !readFileSync(args.doc, 'utf8').includes(DOC_BEGIN_PREFIX))
+    throw new Error(`${args.doc} lacks the generated-section markers`);
+  clockTicks = Number(sh('getconf', ['CLK_TCK'])) || 100;
+
+  const { config } = loadConfig();
+  const s3 = createS3Client(config.s3);
+  const stack = localStack();
+  const peakReset = await peakResetWorks();
+  if (!peakReset) log('cannot reset VmHWM through /proc/<pid>/clear_refs: service peaks are per round');
+  mkdirSync(args.work, { recursive: true });
+  const dataset = await ensureDataset(args.work, args.mib);
+  const tree = await treeStats(dataset);
+  const runId = `vr${Date.now().toString(36)}`;
+  const jsonl = join(args.work, 'versus-restic.jsonl');
+  const full = args.mib === 1024 && args.rounds === 3;
+  const meta: RunMeta = {
+    type: 'meta',
+    startedAt: new Date().toISOString(),
+    mib: args.mib,
+    rounds: args.rounds,
+    command: full ? 'make bench-pipeline' : `MIB=${args.mib} ROUNDS=${args.rounds} make bench-pipeline`,
+    machine: machine(args.work),
+    versions: versions(),
+    settings: {
+      backstream:
+        `chunks ${config.chunking.minSize / 1024}/${config.chunking.avgSize / 1024}/${config.chunking.maxSize / 1024} KiB ` +
+        `(min/avg/max), zstd level ${config.chunkWorker.compressionLevel}, store.concurrency ${config.store.concurrency}, ` +
+        `${config.topics.partitions} partitions per topic; one chunk-worker, one verifier, one archiver; ` +
+        'a fresh bucket and topic prefix per round' +
+        (peakReset ? '' : '; service RSS peaks are per round (VmHWM could not be reset)'),
+      restic: 'repository version ? (`restic cat config`)',
+    },
+    dataset: tree,
+  };
+  const measurements: Measurement[] = [];
+  const save = (): void =>
+    writeFileSync(jsonl, [meta, ...measurements].map((r) => JSON.stringify(r)).join('\n') + '\n');
+  save();
+  log(`run ${runId}: ${args.rounds} rounds of the ${args.mib} MiB dataset (${tree.files} files); results in ${jsonl}`);
+
+  try {
+    for (let round = 1; round <= args.rounds; round++) {
+      const id = `${runId}-r${round}`;
+      const roundDir = join(args.work, 'versus', `round-${round}`);
+      const ctx: RoundContext = {
+        args,
+        config,
+        s3,
+        stack,
+        peakReset,
+        round,
+        roundDir,
+        data: join(roundDir, 'data'),
+        bucket: id,
+        prefix: `${id}.`,
+        resticBucket: `${id}-restic`,
+        bsEnv: {
+          ...process.env,
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          BACKSTREAM_LOG_LEVEL: 'warn',
+          BACKSTREAM_S3_BUCKET: id,
+          BACKSTREAM_KAFKA_TOPIC_PREFIX: `${id}.`,
+        },
+        resticEnv: {
+          ...process.env,
+          AWS_ACCESS_KEY_ID: config.s3.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: config.s3.secretAccessKey,
+          RESTIC_REPOSITORY: `s3:${config.s3.endpoint.replace(/\/+$/, '')}/${id}-restic`,
+          RESTIC_PASSWORD,
+          RESTIC_CACHE_DIR: join(roundDir, 'restic-cache'),
+        },
+        services: [],
+      };
+      try {
+        await runRound(
+          ctx,
+          dataset,
+          (m) => {
+            measurements.push(m);
+            save();
+          },
+          (c) => {
+            meta.settings.restic =
+              `repository version ${String(c.version)} (\`restic cat config\`), so compression "auto" (zstd, ` +
+              'the 0.14 default), default pack size; local cache in the round folder, new each round; a fresh bucket per round';
+          },
+        );
+      } finally {
+        await cleanupRound(ctx);
+      }
+    }
+  } finally {
+    s3.destroy();
+    save();
+    await rmdir(join(args.work, 'versus')).catch(() => undefined);
+  }
+  await report(args, meta, measurements);
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (interrupted) {
+    // Second signal: no more waiting.
+    for (const p of running) signalGroup(p, 'SIGKILL');
+    process.exit(130);
+  }
+  interrupted = signal;
+  log(`${signal}: stopping what this run started`);
+  for (const p of running) if (!services.has(p)) signalGroup(p, 'SIGTERM');
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    for (const p of running) signalGroup(p, 'SIGKILL');
+    if (err instanceof Interrupted) process.stderr.write(`[bench] ${err.message}: partial results kept\n`);
+    else process.stderr.write(`[bench] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(interrupted ? 130 : 1);
+  },
+);
