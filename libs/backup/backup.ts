@@ -7,7 +7,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { EventPublisher, readTopic, type TopicReader } from '../bus';
 import { chunkStream, type ChunkingParams } from '../chunking';
 import type { BackstreamConfig } from '../config';
-import { BackstreamError, describeError } from '../errors';
+import { BackstreamError, describeError, withTimeout } from '../errors';
 import {
   FILE_PART_MAX_CHUNKS,
   decodeJson,
@@ -421,25 +421,15 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
     await publisher.flush();
     progress.phase = 'committing';
     report();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new BackupFailedError(
-              `snapshot ${snapshotId} was not committed within ${config.producer.commitTimeoutMs} ms: are the chunk-worker, verifier and archiver running?`,
-              { retriable: true },
-            ),
-          ),
-        config.producer.commitTimeoutMs,
-      );
-    });
-    let record: SnapshotCommitRecord;
-    try {
-      record = await Promise.race([outcome, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const record = await withTimeout(
+      outcome,
+      config.producer.commitTimeoutMs,
+      () =>
+        new BackupFailedError(
+          `snapshot ${snapshotId} was not committed within ${config.producer.commitTimeoutMs} ms: are the chunk-worker, verifier and archiver running?`,
+          { retriable: true },
+        ),
+    );
     progress.elapsedMs = Date.now() - started;
     return {
       ...progress,

@@ -1,6 +1,6 @@
 import { HeadBucketCommand, ListBucketsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
-import { describeError } from '../errors';
+import { describeError, withTimeout } from '../errors';
 import { httpStatusOf } from '../store';
 
 export interface ProbeResult {
@@ -10,18 +10,6 @@ export interface ProbeResult {
   ms: number;
   /** What answered (broker count, bucket count) or why it failed. */
   detail: string;
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A real metadata request to the cluster: connects an admin client and describes the cluster. */
@@ -35,7 +23,7 @@ export async function probeKafka(kafka: Kafka, timeoutMs: number): Promise<Probe
         return admin.describeCluster();
       })(),
       timeoutMs,
-      'Kafka',
+      () => new Error(`Kafka did not answer within ${timeoutMs} ms`),
     );
     return {
       dependency: 'kafka',

@@ -13,6 +13,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { chunkStream, FastCdcChunker, type ChunkingParams } from '../../libs/chunking';
 import { pseudoRandomBytes } from '../../libs/chunking/pseudo-random';
+import { median } from './stats';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -46,12 +47,6 @@ function positiveInt(value: string | undefined, name: string, fallback: number):
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) usage(`--${name} must be a positive integer, got "${value}"`);
   return n;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Seconds taken by fn. */

@@ -2,7 +2,6 @@ import {
   DOC_BEGIN,
   DOC_END,
   markdownTable,
-  median,
   num,
   parseRecords,
   ratio,
@@ -14,6 +13,7 @@ import {
   type RunMeta,
   type Tool,
 } from './versus-report';
+import { median } from './stats';
 
 const meta: RunMeta = {
   type: 'meta',

@@ -3,6 +3,7 @@
  * the measurement records it writes as JSON lines, medians, ratios, and the markdown it
  * prints and keeps in docs/benchmarks.md. No I/O here, so a unit test covers it.
  */
+import { median } from './stats';
 
 export const TOOLS = ['backstream', 'restic'] as const;
 export type Tool = (typeof TOOLS)[number];
@@ -62,13 +63,6 @@ export interface RunMeta {
 }
 
 export type BenchRecord = RunMeta | Measurement;
-
-export function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 /** MB (10^6 bytes) per second of `bytes` in `ms`. */
 export function mbPerSecond(bytes: number, ms: number): number {

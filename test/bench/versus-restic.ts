@@ -29,6 +29,7 @@ import { DeleteBucketCommand, DeleteObjectsCommand, type S3Client } from '@aws-s
 import { createKafka } from '../../libs/bus';
 import { loadConfig, type BackstreamConfig } from '../../libs/config';
 import { S3ObjectStore, createS3Client } from '../../libs/store';
+import { withTimeout } from '../../libs/errors';
 import {
   DOC_BEGIN_PREFIX,
   PHASES,
@@ -257,23 +258,21 @@ async function startService(name: string, env: NodeJS.ProcessEnv, logPath: strin
     logFile.end();
   };
   child.exit.then(onExit, onExit);
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      started,
-      child.exit.then(({ code, signal }) => {
-        checkInterrupted();
-        throw new Error(`${name} exited (${signal ?? code}) before starting:\n${child.stderr().slice(-4000)}`);
-      }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${name} did not start within 120 s; see ${logPath}`)), 120_000);
-      }),
-    ]);
+    await withTimeout(
+      Promise.race([
+        started,
+        child.exit.then(({ code, signal }) => {
+          checkInterrupted();
+          throw new Error(`${name} exited (${signal ?? code}) before starting:\n${child.stderr().slice(-4000)}`);
+        }),
+      ]),
+      120_000,
+      () => new Error(`${name} did not start within 120 s; see ${logPath}`),
+    );
   } catch (err) {
     await stopService(service);
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
   return service;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import { withTimeout } from '../../libs/errors';
 
 /**
  * Waits until the broker's group coordinator serves a consumer group. A freshly formatted
@@ -25,13 +26,7 @@ export async function warmUpConsumerGroups(brokers: string[], timeoutMs = 120_00
     await consumer.subscribe({ topics: [topic] });
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.run({ eachMessage: () => Promise.resolve() });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      joined,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no consumer group could join within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    await withTimeout(joined, timeoutMs, () => new Error(`no consumer group could join within ${timeoutMs} ms`));
     await consumer.commitOffsets([{ topic, partition: 0, offset: '0' }]);
   } finally {
     await consumer.disconnect();

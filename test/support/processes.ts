@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
+import { withTimeout } from '../../libs/errors';
 
 const cli = resolve(__dirname, '..', '..', 'bin', 'backstream.js');
 const running = new Set<ChildProcess>();
@@ -38,22 +39,12 @@ export async function startService(name: string, env: Record<string, string>): P
     proc.stderr?.on('data', onData);
     proc.once('exit', (code) => reject(new Error(`${name} exited with ${code} before starting:\n${out}`)));
   });
-  let timer: NodeJS.Timeout | undefined;
   const startTimeoutMs = 90_000;
-  try {
-    await Promise.race([
-      started,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(new Error(`${name} did not start within ${startTimeoutMs} ms; its output:\n${out.slice(-4000)}`)),
-          startTimeoutMs,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withTimeout(
+    started,
+    startTimeoutMs,
+    () => new Error(`${name} did not start within ${startTimeoutMs} ms; its output:\n${out.slice(-4000)}`),
+  );
   return {
     name,
     proc,
