@@ -124,8 +124,10 @@ start_versitygw() {
     mkdir -p "$gw_dir/sidecar"
     extra=(--sidecar "$gw_dir/sidecar")
   fi
+  # --keep-alive: versitygw closes every connection after one response unless told otherwise,
+  # which costs clients a TCP connect per request; S3 services (AWS, MinIO) keep connections.
   ROOT_ACCESS_KEY="$s3_access_key" ROOT_SECRET_KEY="$s3_secret_key" \
-    setsid nohup "$gw_bin" --port "127.0.0.1:${s3_port}" --quiet \
+    setsid nohup "$gw_bin" --port "127.0.0.1:${s3_port}" --quiet --keep-alive \
       posix --versioning-dir "$gw_dir/versions" "${extra[@]}" "$gw_dir/data" \
       >"$gw_dir/versitygw.log" 2>&1 </dev/null &
   echo $! >"$pidf"

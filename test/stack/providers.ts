@@ -98,7 +98,7 @@ async function startTestcontainers(): Promise<RunningStack> {
     .withExposedPorts(7070)
     .withEnvironment({ ROOT_ACCESS_KEY: accessKey, ROOT_SECRET_KEY: secretKey })
     .withTmpFs({ '/data': 'rw' })
-    .withCommand(['--port', ':7070', 'posix', '--sidecar', '/tmp/vgw', '/data'])
+    .withCommand(['--port', ':7070', '--keep-alive', 'posix', '--sidecar', '/tmp/vgw', '/data'])
     .withWaitStrategy(Wait.forListeningPorts())
     .start();
   return {
