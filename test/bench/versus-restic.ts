@@ -25,6 +25,7 @@ import { createWriteStream, existsSync, readFileSync, readdirSync, statSync, wri
 import { lstat, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, release, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { DeleteBucketCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createKafka } from '../../libs/bus';
 import { loadConfig, type BackstreamConfig } from '../../libs/config';
@@ -65,32 +66,35 @@ interface Args {
   from?: string;
 }
 
-function parseArgs(argv: string[]): Args {
-  const value = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const known = ['--mib', '--rounds', '--work', '--doc', '--write-doc', '--timeout', '--from'];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (known.includes(a)) i++;
-    else if (a !== '--keep') throw new Error(`unknown argument ${a}`);
-  }
-  const given = value('write-doc') ?? 'auto';
+function parseArguments(argv: string[]): Args {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      mib: { type: 'string', default: '1024' },
+      rounds: { type: 'string', default: '3' },
+      work: { type: 'string' },
+      doc: { type: 'string' },
+      'write-doc': { type: 'string', default: 'auto' },
+      timeout: { type: 'string', default: '3600' },
+      from: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const given = values['write-doc'];
   const writeDoc = given === '1' ? 'yes' : given === '0' ? 'no' : given;
   if (writeDoc !== 'auto' && writeDoc !== 'yes' && writeDoc !== 'no')
     throw new Error(`--write-doc must be auto, yes (1) or no (0), not ${given}`);
   const args: Args = {
-    mib: Number(value('mib') ?? 1024),
-    rounds: Number(value('rounds') ?? 3),
-    work: resolve(value('work') ?? process.env.BENCH_DIR ?? join(repo, '.bench')),
-    doc: resolve(value('doc') ?? join(repo, 'docs', 'benchmarks.md')),
+    mib: Number(values.mib),
+    rounds: Number(values.rounds),
+    work: resolve(values.work ?? process.env.BENCH_DIR ?? join(repo, '.bench')),
+    doc: resolve(values.doc ?? join(repo, 'docs', 'benchmarks.md')),
     writeDoc,
-    keep: argv.includes('--keep'),
-    timeoutS: Number(value('timeout') ?? 3600),
+    keep: values.keep,
+    timeoutS: Number(values.timeout),
   };
-  const from = value('from');
-  if (from !== undefined) args.from = resolve(from);
+  if (values.from !== undefined) args.from = resolve(values.from);
   if (!(args.mib >= 1) || !Number.isInteger(args.rounds) || args.rounds < 1 || !(args.timeoutS > 0))
     throw new Error('--mib, --rounds and --timeout must be positive numbers');
   return args;
@@ -746,7 +750,7 @@ async function report(args: Args, meta: RunMeta, measurements: Measurement[]): P
 // ---- main --------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseArguments(process.argv.slice(2));
   if (args.from) {
     const { meta, measurements } = parseRecords(await readFile(args.from, 'utf8'));
     if (!meta) throw new Error(`${args.from} has no meta line`);
