@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BlockDecoder, BlockEncoder } from '../blocks';
 import type {
+  ChangesCommitRecord,
   FileEvent,
   ProgressEvent,
   SnapshotCommitRecord,
@@ -33,6 +34,16 @@ class FakeLedger implements LedgerPort {
   }
   append(record: SnapshotCommitRecord): Promise<void> {
     this.records.push(record);
+    this.ids.add(record.snapshotId);
+    return Promise.resolve();
+  }
+  readonly changeRecords: ChangesCommitRecord[] = [];
+  changesCommittedThrough(topic: string, partition: number): bigint | undefined {
+    const mine = this.changeRecords.filter((r) => r.topic === topic && r.partition === partition);
+    return mine.length > 0 ? BigInt((mine[mine.length - 1] as ChangesCommitRecord).toOffset) : undefined;
+  }
+  appendChanges(record: ChangesCommitRecord): Promise<void> {
+    this.changeRecords.push(record);
     this.ids.add(record.snapshotId);
     return Promise.resolve();
   }

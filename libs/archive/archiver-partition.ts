@@ -1,6 +1,8 @@
 import type { BlockEncoder } from '../blocks';
 import {
   snapshotSummary,
+  type ChangesCommitRecord,
+  type ChangesSealedEvent,
   type ObjectRef,
   type ProgressEvent,
   type SnapshotCommitRecord,
@@ -8,7 +10,7 @@ import {
   type SnapshotSealedEvent,
 } from '../events';
 import type { Logger } from '../log';
-import { buildManifest, writeManifest, writeSegment } from '../manifest';
+import { buildChangeBatchManifest, buildManifest, writeManifest, writeSegment } from '../manifest';
 import type { ObjectStore } from '../store';
 import { Bitmap } from './bitmap';
 
@@ -16,9 +18,12 @@ import { Bitmap } from './bitmap';
 export const MAX_CORRUPT_REPORTS = 3;
 
 export interface LedgerPort {
-  /** True when the ledger already holds a commit record for the snapshot. */
+  /** True when the ledger already holds a commit record for the snapshot (or change batch). */
   isCommitted(snapshotId: string): boolean;
   append(record: SnapshotCommitRecord): Promise<void>;
+  /** The last offset of a change topic partition that a change-batch record committed. */
+  changesCommittedThrough(topic: string, partition: number): bigint | undefined;
+  appendChanges(record: ChangesCommitRecord): Promise<void>;
 }
 
 export interface ArchiverDeps {
@@ -33,12 +38,23 @@ export interface ArchiverDeps {
   logger: Logger;
 }
 
+type Sealed = { kind: 'files'; event: SnapshotSealedEvent } | { kind: 'changes'; event: ChangesSealedEvent };
+
+/** What a change batch's commit record needs of each version: bounded by the batch size. */
+interface VersionFacts {
+  offset: bigint;
+  tsMs: number;
+  source: string;
+}
+
 interface PendingSnapshot {
   id: string;
   firstOffset: bigint;
   lastEventMs: number;
-  sealed?: SnapshotSealedEvent;
-  fileEvents: number;
+  sealed?: Sealed;
+  /** File or version events received: the sealed event says how many to expect. */
+  entryEvents: number;
+  versions: VersionFacts[];
   entries: number;
   lines: string[];
   lineBytes: number;
@@ -105,7 +121,8 @@ export class ArchiverPartition {
         id,
         firstOffset: BigInt(offset),
         lastEventMs: timestampMs,
-        fileEvents: 0,
+        entryEvents: 0,
+        versions: [],
         entries: 0,
         lines: [],
         lineBytes: 0,
@@ -117,17 +134,23 @@ export class ArchiverPartition {
     }
     snap.lastEventMs = Math.max(snap.lastEventMs, timestampMs);
     switch (item.type) {
-      case 'file': {
+      case 'file':
+      case 'change': {
         const line = JSON.stringify(item.event);
         snap.lines.push(line);
         snap.lineBytes += Buffer.byteLength(line) + 1;
-        snap.fileEvents += 1;
+        snap.entryEvents += 1;
         snap.entries += 1;
+        if (item.type === 'change')
+          snap.versions.push({ offset: BigInt(item.event.offset), tsMs: item.event.tsMs, source: item.event.source });
         if (snap.lineBytes >= this.deps.segmentBytes) await this.flushSegment(snap);
         break;
       }
       case 'snapshot-sealed':
-        snap.sealed ??= item.event;
+        snap.sealed ??= { kind: 'files', event: item.event };
+        break;
+      case 'changes-sealed':
+        snap.sealed ??= { kind: 'changes', event: item.event };
         break;
       case 'chunk-verified':
         snap.verified.set(item.event.seq);
@@ -162,25 +185,78 @@ export class ArchiverPartition {
 
   private async tryCommit(snap: PendingSnapshot): Promise<void> {
     const sealed = snap.sealed;
-    if (!sealed || snap.fileEvents < sealed.fileEventCount) return;
-    for (let seq = 0; seq < sealed.chunkCount; seq++) if (!snap.verified.has(seq)) return;
+    if (!sealed) return;
+    const expected = sealed.kind === 'files' ? sealed.event.fileEventCount : sealed.event.versionCount;
+    if (snap.entryEvents < expected) return;
+    for (let seq = 0; seq < sealed.event.chunkCount; seq++) if (!snap.verified.has(seq)) return;
     // Write order: blocks (verified above), then file lists and manifest, then the ledger record.
     await this.flushSegment(snap);
-    const manifest = buildManifest(sealed, snap.segments, snap.entries);
-    const manifestRef = await writeManifest(this.deps.store, this.deps.encoder, manifest);
-    if (!this.deps.ledger.isCommitted(snap.id)) {
-      await this.deps.ledger.append({
-        ...snapshotSummary(sealed),
-        committedAt: this.deps.now().toISOString(),
-        manifest: manifestRef,
-      });
-      this.committed.push(snap.id);
-      this.deps.logger.info(
-        { snapshotId: snap.id, source: sealed.source, files: sealed.files, totalBytes: sealed.totalBytes },
-        'snapshot committed',
-      );
-    }
+    if (sealed.kind === 'files') await this.commitSnapshot(snap, sealed.event);
+    else await this.commitChanges(snap, sealed.event);
     this.close(snap.id);
+  }
+
+  private async commitSnapshot(snap: PendingSnapshot, sealed: SnapshotSealedEvent): Promise<void> {
+    const manifestRef = await writeManifest(
+      this.deps.store,
+      this.deps.encoder,
+      buildManifest(sealed, snap.segments, snap.entries),
+    );
+    if (this.deps.ledger.isCommitted(snap.id)) return;
+    await this.deps.ledger.append({
+      ...snapshotSummary(sealed),
+      committedAt: this.deps.now().toISOString(),
+      manifest: manifestRef,
+    });
+    this.committed.push(snap.id);
+    this.deps.logger.info(
+      { snapshotId: snap.id, source: sealed.source, files: sealed.files, totalBytes: sealed.totalBytes },
+      'snapshot committed',
+    );
+  }
+
+  /**
+   * Commits the versions of a change batch whose offsets no earlier record committed: a
+   * producer that crashed before committing its Kafka offsets publishes the same records
+   * again in a new batch, maybe with other bounds, and the ledger must hold each offset once.
+   * All batches of one change topic partition reach this archiver partition, in order.
+   */
+  private async commitChanges(snap: PendingSnapshot, sealed: ChangesSealedEvent): Promise<void> {
+    const through = this.deps.ledger.changesCommittedThrough(sealed.topic, sealed.partition);
+    const first = BigInt(sealed.firstOffset);
+    const from = through !== undefined && through >= first ? through + 1n : first;
+    if (this.deps.ledger.isCommitted(snap.id) || from > BigInt(sealed.lastOffset)) {
+      this.deps.logger.info(
+        { snapshotId: snap.id, topic: sealed.topic, partition: sealed.partition, through: through?.toString() },
+        'change batch already committed',
+      );
+      return;
+    }
+    const manifestRef = await writeManifest(
+      this.deps.store,
+      this.deps.encoder,
+      buildChangeBatchManifest(sealed, snap.segments, snap.entries),
+    );
+    const kept = snap.versions.filter((v) => v.offset >= from);
+    const times = kept.map((v) => v.tsMs);
+    await this.deps.ledger.appendChanges({
+      snapshotId: snap.id,
+      topic: sealed.topic,
+      partition: sealed.partition,
+      fromOffset: from.toString(),
+      toOffset: sealed.lastOffset,
+      versions: kept.length,
+      sources: [...new Set(kept.map((v) => v.source))].sort(),
+      minTsMs: times.length > 0 ? Math.min(...times) : null,
+      maxTsMs: times.length > 0 ? Math.max(...times) : null,
+      committedAt: this.deps.now().toISOString(),
+      manifest: manifestRef,
+    });
+    this.committed.push(snap.id);
+    this.deps.logger.info(
+      { snapshotId: snap.id, topic: sealed.topic, partition: sealed.partition, versions: kept.length },
+      'change batch committed',
+    );
   }
 
   private async fail(id: string, reason: string): Promise<void> {

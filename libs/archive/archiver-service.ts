@@ -3,13 +3,30 @@ import { readTopic, type TopicReader } from '../bus';
 import type { BlockEncoder } from '../blocks';
 import type { BackstreamConfig } from '../config';
 import { InvalidEventError, describeError } from '../errors';
-import { consumerGroupId, deadLetter, decodeJson, encodeJson, topicName, type ProgressEvent } from '../events';
+import {
+  consumerGroupId,
+  deadLetter,
+  decodeJson,
+  decodeLedgerRecord,
+  encodeJson,
+  topicName,
+  type ProgressEvent,
+} from '../events';
 import { LedgerWriter } from '../ledger';
 import type { Logger } from '../log';
 import type { ObjectStore } from '../store';
-import { ArchiverPartition, type LedgerPort } from './archiver-partition';
+import { ArchiverPartition } from './archiver-partition';
+import { LedgerIndex, indexedLedger } from './ledger-index';
 
-const PROGRESS_TYPES = ['file', 'snapshot-sealed', 'chunk-verified', 'chunk-corrupt', 'snapshot-failed'] as const;
+const PROGRESS_TYPES = [
+  'file',
+  'snapshot-sealed',
+  'chunk-verified',
+  'chunk-corrupt',
+  'snapshot-failed',
+  'change',
+  'changes-sealed',
+] as const;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface ArchiverServiceOptions {
@@ -35,7 +52,7 @@ async function followLedger(
   kafka: Kafka,
   config: BackstreamConfig,
   logger: Logger,
-): Promise<{ index: Set<string>; reader: TopicReader }> {
+): Promise<{ index: LedgerIndex; reader: TopicReader }> {
   const topic = topicName(config, 'ledger');
   const admin = kafka.admin();
   await admin.connect();
@@ -45,7 +62,7 @@ async function followLedger(
   } finally {
     await admin.disconnect();
   }
-  const index = new Set<string>();
+  const index = new LedgerIndex();
   const reader = await readTopic(kafka, {
     topic,
     stopAtEnd: false,
@@ -53,7 +70,7 @@ async function followLedger(
     startOffsets: new Map(starts.map((s) => [s.partition, s.offset === '-1' ? '9223372036854775807' : s.offset])),
     onMessage: (_p, message) => {
       try {
-        index.add(decodeJson(message, ['snapshot-commit']).event.snapshotId);
+        index.add(decodeLedgerRecord(message));
       } catch (err) {
         logger.warn({ offset: message.offset, err: describeError(err) }, 'ignoring an invalid ledger record');
       }
@@ -69,13 +86,7 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
   const deadLetterTopic = topicName(config, 'dead-letters');
   const { index, reader } = await followLedger(kafka, config, logger);
   const writer = new LedgerWriter(producer, topicName(config, 'ledger'));
-  const ledger: LedgerPort = {
-    isCommitted: (id) => index.has(id),
-    append: async (record) => {
-      await writer.append(record);
-      index.add(record.snapshotId);
-    },
-  };
+  const ledger = indexedLedger(index, writer);
   const committed: string[] = [];
   const partitions = new Map<number, ArchiverPartition>();
   const lastCommitted = new Map<number, string>();

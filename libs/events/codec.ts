@@ -10,6 +10,7 @@ import {
   type EventType,
   type JsonEventMap,
   type JsonEventType,
+  type LedgerRecord,
 } from './schemas';
 
 export const HEADERS = { type: 'bs-type', version: 'bs-version', meta: 'bs-meta' } as const;
@@ -119,4 +120,12 @@ export function decodeJson<T extends JsonEventType>(
   const schema = EVENT_TYPES[type].schema as z.ZodType;
   const event = validate(schema, parseJson(message.value.toString('utf8'), `${type} event`), `${type} event`);
   return { type, event } as { [K in T]: { type: K; event: JsonEventMap[K] } }[T];
+}
+
+/** Decodes a ledger record: a snapshot commit or a change-batch commit. */
+export function decodeLedgerRecord(message: IncomingMessage): LedgerRecord {
+  const decoded = decodeJson(message, ['snapshot-commit', 'changes-commit']);
+  return decoded.type === 'snapshot-commit'
+    ? { type: decoded.type, record: decoded.event }
+    : { type: decoded.type, record: decoded.event };
 }

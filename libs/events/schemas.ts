@@ -140,6 +140,81 @@ export const snapshotCommitSchema = z.strictObject({
 });
 export type SnapshotCommitRecord = z.infer<typeof snapshotCommitSchema>;
 
+/** A record offset in a Kafka partition, as kafkajs writes it (a decimal string). */
+const offset = z.string().regex(/^\d{1,19}$/, 'a decimal Kafka offset');
+const changeTopic = z.string().min(1).max(249);
+
+/**
+ * A change batch is the unit in which change events from one partition of one change topic
+ * are committed: a snapshot whose entries are key versions instead of files. Its events
+ * are keyed by `changes:<topic>:<partition>` on the progress topic, so that one archiver
+ * handles every batch of that partition, in order.
+ *
+ * One version of one key (topic progress): the change record at `offset`, its identity
+ * (libs/changes changeId) and, for an upsert, its payload's chunks, which went through the
+ * chunk pipeline like a file's content.
+ */
+export const changeVersionSchema = z
+  .strictObject({
+    snapshotId,
+    offset,
+    id: hash,
+    source: sourceName,
+    key: z.string().min(1),
+    op: z.enum(['upsert', 'delete']),
+    tsMs: z.number().int(),
+    format: z.enum(['native', 'debezium', 'tombstone']),
+    contentType: z.string().optional(),
+    encoding: z.enum(['json', 'base64']).optional(),
+    size: size.optional(),
+    sha256: hash.optional(),
+    chunks: z.array(chunkRef).max(FILE_PART_MAX_CHUNKS),
+  })
+  .refine(
+    (v) => (v.op === 'delete') === (v.sha256 === undefined && v.size === undefined && v.chunks.length === 0),
+    'an upsert has a payload (size, sha256, chunks), a delete none',
+  );
+export type ChangeVersionEvent = z.infer<typeof changeVersionSchema>;
+
+/** The producer has published every version and chunk of a change batch (topic progress). */
+export const changesSealedSchema = z.strictObject({
+  snapshotId,
+  topic: changeTopic,
+  partition: z.number().int().nonnegative(),
+  firstOffset: offset,
+  lastOffset: offset,
+  /** Chunk seqs issued: the archiver waits for 0 … chunkCount-1 to be verified. */
+  chunkCount: z.number().int().nonnegative(),
+  /** Version events published, so the archiver knows it has all. */
+  versionCount: z.number().int().nonnegative(),
+  sentBytes: size,
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+});
+export type ChangesSealedEvent = z.infer<typeof changesSealedSchema>;
+
+/**
+ * The commit record of a change batch (topic ledger). It commits the versions of its
+ * manifest whose offsets lie in [fromOffset, toOffset]: after a crash a batch may be
+ * published again with other bounds, and the archiver commits each offset of a change
+ * topic partition once, so fromOffset can be later than the batch's first offset.
+ */
+export const changesCommitSchema = z.strictObject({
+  snapshotId,
+  topic: changeTopic,
+  partition: z.number().int().nonnegative(),
+  fromOffset: offset,
+  toOffset: offset,
+  versions: z.number().int().nonnegative(),
+  sources: z.array(sourceName),
+  /** The earliest and latest change time among the committed versions; null when there are none. */
+  minTsMs: z.number().int().nullable(),
+  maxTsMs: z.number().int().nullable(),
+  committedAt: z.iso.datetime(),
+  manifest: objectRefSchema,
+});
+export type ChangesCommitRecord = z.infer<typeof changesCommitSchema>;
+
 /** Every event type: the value of the bs-type header, its topic and its schema. */
 export const EVENT_TYPES = {
   chunk: { topic: 'chunks', schema: chunkMetaSchema },
@@ -150,6 +225,9 @@ export const EVENT_TYPES = {
   'snapshot-sealed': { topic: 'progress', schema: snapshotSealedSchema },
   'snapshot-failed': { topic: 'progress', schema: snapshotFailedSchema },
   'snapshot-commit': { topic: 'ledger', schema: snapshotCommitSchema },
+  change: { topic: 'progress', schema: changeVersionSchema },
+  'changes-sealed': { topic: 'progress', schema: changesSealedSchema },
+  'changes-commit': { topic: 'ledger', schema: changesCommitSchema },
 } as const;
 export type EventType = keyof typeof EVENT_TYPES;
 
@@ -162,6 +240,9 @@ export interface JsonEventMap {
   'snapshot-sealed': SnapshotSealedEvent;
   'snapshot-failed': SnapshotFailedEvent;
   'snapshot-commit': SnapshotCommitRecord;
+  change: ChangeVersionEvent;
+  'changes-sealed': ChangesSealedEvent;
+  'changes-commit': ChangesCommitRecord;
 }
 export type JsonEventType = keyof JsonEventMap;
 export type ProgressEvent =
@@ -169,4 +250,10 @@ export type ProgressEvent =
   | { type: 'snapshot-sealed'; event: SnapshotSealedEvent }
   | { type: 'chunk-verified'; event: ChunkVerifiedEvent }
   | { type: 'chunk-corrupt'; event: ChunkCorruptEvent }
-  | { type: 'snapshot-failed'; event: SnapshotFailedEvent };
+  | { type: 'snapshot-failed'; event: SnapshotFailedEvent }
+  | { type: 'change'; event: ChangeVersionEvent }
+  | { type: 'changes-sealed'; event: ChangesSealedEvent };
+
+/** What the ledger holds: snapshot commits and change-batch commits. */
+export type LedgerRecord =
+  { type: 'snapshot-commit'; record: SnapshotCommitRecord } | { type: 'changes-commit'; record: ChangesCommitRecord };

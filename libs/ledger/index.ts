@@ -1,2 +1,10 @@
-export { LedgerWriter, replayLedger, latestSnapshot, listSnapshots, findSnapshot } from './ledger';
-export type { LedgerEntry, ReplayOptions } from './ledger';
+export {
+  LedgerWriter,
+  replayLedger,
+  replayLedgerRecords,
+  replayChangeCommits,
+  latestSnapshot,
+  listSnapshots,
+  findSnapshot,
+} from './ledger';
+export type { LedgerEntry, ChangesLedgerEntry, ReplayOptions } from './ledger';

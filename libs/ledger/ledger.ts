@@ -1,11 +1,22 @@
 import type { Kafka, Producer } from 'kafkajs';
 import { readTopic } from '../bus';
-import { decodeJson, encodeJson, type SnapshotCommitRecord } from '../events';
+import {
+  decodeLedgerRecord,
+  encodeJson,
+  type ChangesCommitRecord,
+  type LedgerRecord,
+  type SnapshotCommitRecord,
+} from '../events';
 import { BackstreamError, describeError } from '../errors';
 
 export interface LedgerEntry {
   offset: string;
   record: SnapshotCommitRecord;
+}
+
+export interface ChangesLedgerEntry {
+  offset: string;
+  record: ChangesCommitRecord;
 }
 
 /** Appends commit records to the ledger topic; an append returns once all in-sync replicas have it. */
@@ -22,6 +33,14 @@ export class LedgerWriter {
       messages: [encodeJson('snapshot-commit', record, record.snapshotId)],
     });
   }
+
+  async appendChanges(record: ChangesCommitRecord): Promise<void> {
+    await this.producer.send({
+      topic: this.topic,
+      acks: -1,
+      messages: [encodeJson('changes-commit', record, record.snapshotId)],
+    });
+  }
 }
 
 export interface ReplayOptions {
@@ -32,14 +51,14 @@ export interface ReplayOptions {
 }
 
 /**
- * Replays the ledger from the beginning to its current end, calling `onEntry` for each
- * commit record in order. A snapshot id seen twice keeps its first record: the first
- * append is the commit; a later duplicate changes nothing.
+ * Replays the ledger from the beginning to its current end, calling `onRecord` for each
+ * commit record (of a snapshot or of a change batch) in order. An id seen twice keeps its
+ * first record: the first append is the commit; a later duplicate changes nothing.
  */
-export async function replayLedger(
+export async function replayLedgerRecords(
   kafka: Kafka,
   topic: string,
-  onEntry: (entry: LedgerEntry) => void | Promise<void>,
+  onRecord: (offset: string, item: LedgerRecord) => void | Promise<void>,
   options: ReplayOptions = {},
 ): Promise<void> {
   const seen = new Set<string>();
@@ -48,19 +67,49 @@ export async function replayLedger(
     stopAtEnd: true,
     ...(options.fromOffset !== undefined ? { startOffsets: new Map([[0, options.fromOffset]]) } : {}),
     onMessage: async (_partition, message) => {
-      let record: SnapshotCommitRecord;
+      let item: LedgerRecord;
       try {
-        record = decodeJson(message, ['snapshot-commit']).event;
+        item = decodeLedgerRecord(message);
       } catch (err) {
         options.onInvalid?.(message.offset, describeError(err));
         return;
       }
-      if (seen.has(record.snapshotId)) return;
-      seen.add(record.snapshotId);
-      await onEntry({ offset: message.offset, record });
+      if (seen.has(item.record.snapshotId)) return;
+      seen.add(item.record.snapshotId);
+      await onRecord(message.offset, item);
     },
   });
   await reader.done;
+}
+
+/** Replays the snapshot commit records of the ledger, in order (see replayLedgerRecords). */
+export async function replayLedger(
+  kafka: Kafka,
+  topic: string,
+  onEntry: (entry: LedgerEntry) => void | Promise<void>,
+  options: ReplayOptions = {},
+): Promise<void> {
+  await replayLedgerRecords(
+    kafka,
+    topic,
+    (offset, item) => (item.type === 'snapshot-commit' ? onEntry({ offset, record: item.record }) : undefined),
+    options,
+  );
+}
+
+/** Replays the change-batch commit records of the ledger, in order (see replayLedgerRecords). */
+export async function replayChangeCommits(
+  kafka: Kafka,
+  topic: string,
+  onEntry: (entry: ChangesLedgerEntry) => void | Promise<void>,
+  options: ReplayOptions = {},
+): Promise<void> {
+  await replayLedgerRecords(
+    kafka,
+    topic,
+    (offset, item) => (item.type === 'changes-commit' ? onEntry({ offset, record: item.record }) : undefined),
+    options,
+  );
 }
 
 /** The most recent committed snapshot of a source, or undefined. */

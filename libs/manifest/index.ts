@@ -1,14 +1,18 @@
 export {
   snapshotManifestSchema,
+  changeBatchManifestSchema,
   sha256Hex,
   writeSegment,
   buildManifest,
+  buildChangeBatchManifest,
   writeManifest,
   readManifest,
+  readChangeBatchManifest,
   fileEntries,
+  changeVersions,
   readContentObject,
   joinFileParts,
   metadataDecoder,
   MAX_METADATA_OBJECT_BYTES,
 } from './manifest';
-export type { SnapshotManifest, JoinedFile } from './manifest';
+export type { SnapshotManifest, ChangeBatchManifest, JoinedFile } from './manifest';

@@ -3,7 +3,11 @@ import { z } from 'zod';
 import { BlockDecoder, type BlockEncoder } from '../blocks';
 import { BlockError } from '../errors';
 import {
+  changeVersionSchema,
+  changesSealedSchema,
   fileSchema,
+  type ChangeVersionEvent,
+  type ChangesSealedEvent,
   type ChunkRef,
   objectRefSchema,
   snapshotSummary,
@@ -29,6 +33,19 @@ export const snapshotManifestSchema = z.strictObject({
   segments: z.array(objectRefSchema),
 });
 export type SnapshotManifest = z.infer<typeof snapshotManifestSchema>;
+
+/**
+ * The manifest of a change batch (snapshots/<id>.json as well): the sealed event and the
+ * segments, whose lines are ChangeVersionEvents in offset order.
+ */
+export const changeBatchManifestSchema = z.strictObject({
+  version: z.literal(1),
+  kind: z.literal('changes'),
+  ...changesSealedSchema.shape,
+  entries: z.number().int().nonnegative(),
+  segments: z.array(objectRefSchema),
+});
+export type ChangeBatchManifest = z.infer<typeof changeBatchManifestSchema>;
 
 export function sha256Hex(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -71,10 +88,18 @@ export function buildManifest(sealed: SnapshotSealedEvent, segments: ObjectRef[]
   return { version: 1, ...snapshotSummary(sealed), entries, segments };
 }
 
+export function buildChangeBatchManifest(
+  sealed: ChangesSealedEvent,
+  segments: ObjectRef[],
+  entries: number,
+): ChangeBatchManifest {
+  return { version: 1, kind: 'changes', ...sealed, entries, segments };
+}
+
 export async function writeManifest(
   store: ObjectStore,
   encoder: BlockEncoder,
-  manifest: SnapshotManifest,
+  manifest: SnapshotManifest | ChangeBatchManifest,
 ): Promise<ObjectRef> {
   const content = Buffer.from(JSON.stringify(manifest));
   return writeContentObject(store, encoder, snapshotManifestKey(manifest.snapshotId), content, sha256Hex(content));
@@ -102,21 +127,52 @@ export async function readManifest(
   return parsed.data;
 }
 
+export async function readChangeBatchManifest(
+  store: ObjectStore,
+  decoder: BlockDecoder,
+  ref: ObjectRef,
+): Promise<ChangeBatchManifest> {
+  const content = await readContentObject(store, decoder, ref);
+  const parsed = changeBatchManifestSchema.safeParse(JSON.parse(content.toString('utf8')));
+  if (!parsed.success) throw new BlockError('BLOCK_CORRUPT', ref.key, `${ref.key} is not a change-batch manifest`);
+  return parsed.data;
+}
+
+/** The JSON lines of a manifest's segments, each checked by `schema`, one segment in memory at a time. */
+async function* segmentLines<T>(
+  store: ObjectStore,
+  decoder: BlockDecoder,
+  segments: ObjectRef[],
+  schema: z.ZodType<T>,
+  what: string,
+): AsyncGenerator<T> {
+  for (const ref of segments) {
+    const content = await readContentObject(store, decoder, ref);
+    for (const line of content.toString('utf8').split('\n')) {
+      if (line === '') continue;
+      const parsed = schema.safeParse(JSON.parse(line));
+      if (!parsed.success) throw new BlockError('BLOCK_CORRUPT', ref.key, `${ref.key} holds an invalid ${what}`);
+      yield parsed.data;
+    }
+  }
+}
+
+/** Every version of a change batch in offset order, one segment in memory at a time. */
+export function changeVersions(
+  store: ObjectStore,
+  decoder: BlockDecoder,
+  manifest: ChangeBatchManifest,
+): AsyncGenerator<ChangeVersionEvent> {
+  return segmentLines(store, decoder, manifest.segments, changeVersionSchema, 'change version');
+}
+
 /** Every file entry of a snapshot in walk order, one segment in memory at a time. */
-export async function* fileEntries(
+export function fileEntries(
   store: ObjectStore,
   decoder: BlockDecoder,
   manifest: SnapshotManifest,
 ): AsyncGenerator<FileEvent> {
-  for (const ref of manifest.segments) {
-    const content = await readContentObject(store, decoder, ref);
-    for (const line of content.toString('utf8').split('\n')) {
-      if (line === '') continue;
-      const parsed = fileSchema.safeParse(JSON.parse(line));
-      if (!parsed.success) throw new BlockError('BLOCK_CORRUPT', ref.key, `${ref.key} holds an invalid file entry`);
-      yield parsed.data;
-    }
-  }
+  return segmentLines(store, decoder, manifest.segments, fileSchema, 'file entry');
 }
 
 /** One entry of a snapshot with its parts joined. */

@@ -176,6 +176,8 @@ async function commit(repo: Repo, events: FileEvent[], verified: ChunkVerifiedEv
         records.push(record);
         return Promise.resolve();
       },
+      changesCommittedThrough: () => undefined,
+      appendChanges: () => Promise.reject(new Error('no change batches here')),
     },
     publishFailed: (failed) => Promise.reject(new Error(`snapshot failed: ${failed.reason}`)),
     now: () => new Date(T0 + 120_000),
