@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { BlockDecoder, BlockEncoder } from '../blocks';
 import type {
+  ChangeVersionEvent,
   ChangesCommitRecord,
+  ChangesSealedEvent,
   FileEvent,
   ProgressEvent,
   SnapshotCommitRecord,
@@ -9,7 +11,14 @@ import type {
   SnapshotSealedEvent,
 } from '../events';
 import { createLogger } from '../log';
-import { fileEntries, readManifest, sha256Hex, type SnapshotManifest } from '../manifest';
+import {
+  changeVersions,
+  fileEntries,
+  readChangeBatchManifest,
+  readManifest,
+  sha256Hex,
+  type SnapshotManifest,
+} from '../manifest';
 import { MemoryObjectStore, fileListKey, snapshotManifestKey } from '../store';
 import { ArchiverPartition, MAX_CORRUPT_REPORTS, type ArchiverDeps, type LedgerPort } from './archiver-partition';
 
@@ -688,5 +697,115 @@ describe('ArchiverPartition: abandonment, limits and failures', () => {
     await h.feed([{ type: 'snapshot-failed', event: { snapshotId: s.id, reason: 'x' } }, ...s.all]);
     expect(h.ledger.records).toHaveLength(0);
     expect(h.partition.pendingCount()).toBe(0);
+  });
+});
+
+/** A change batch of `count` versions at offsets first…first+count-1 of one change topic partition. */
+function changeBatch(name: string, first: number, count: number, options: { deleteEvery?: number } = {}) {
+  const id = idOf(name);
+  const versions: ChangeVersionEvent[] = [];
+  const verified: ProgressEvent[] = [];
+  let seq = 0;
+  for (let i = 0; i < count; i++) {
+    const offset = first + i;
+    const isDelete = options.deleteEvery !== undefined && i % options.deleteEvery === 0;
+    const hash = hashOf(`payload-${offset}`);
+    versions.push({
+      snapshotId: id,
+      offset: String(offset),
+      id: hashOf(`change-${offset}`),
+      source: offset % 2 === 0 ? 'crm.contacts' : 'crm.deals',
+      key: `k${offset % 7}`,
+      op: isDelete ? 'delete' : 'upsert',
+      tsMs: T0 + offset,
+      format: 'native',
+      chunks: isDelete ? [] : [{ hash, size: 10 }],
+      ...(isDelete ? {} : { size: 10, sha256: hash, contentType: 'application/json', encoding: 'json' as const }),
+    });
+    if (!isDelete)
+      verified.push({ type: 'chunk-verified', event: { snapshotId: id, seq: seq++, hash, size: 10, storedSize: 20 } });
+  }
+  const sealed: ChangesSealedEvent = {
+    snapshotId: id,
+    topic: 'crm.changes',
+    partition: 2,
+    firstOffset: String(first),
+    lastOffset: String(first + count - 1),
+    chunkCount: seq,
+    versionCount: count,
+    sentBytes: seq * 10,
+    startedAt: new Date(T0).toISOString(),
+    finishedAt: new Date(T0 + 1000).toISOString(),
+  };
+  const items: ProgressEvent[] = versions.map((event) => ({ type: 'change', event }));
+  return { id, versions, verified, seal: { type: 'changes-sealed', event: sealed } as ProgressEvent, items };
+}
+
+describe('ArchiverPartition with change batches', () => {
+  it('commits a batch once every version and chunk is in, with a manifest listing the versions in offset order', async () => {
+    const h = harness();
+    const b = changeBatch('batch-1', 100, 10, { deleteEvery: 4 });
+    await h.feed([b.seal, ...b.items]);
+    expect(h.ledger.changeRecords).toEqual([]);
+    await h.feed(b.verified.slice(0, -1));
+    expect(h.ledger.changeRecords).toEqual([]);
+    await h.feed(b.verified.slice(-1));
+    expect(h.ledger.changeRecords).toHaveLength(1);
+    const record = h.ledger.changeRecords[0] as ChangesCommitRecord;
+    expect(record).toMatchObject({
+      snapshotId: b.id,
+      topic: 'crm.changes',
+      partition: 2,
+      fromOffset: '100',
+      toOffset: '109',
+      versions: 10,
+      sources: ['crm.contacts', 'crm.deals'],
+      minTsMs: T0 + 100,
+      maxTsMs: T0 + 109,
+    });
+    const manifest = await readChangeBatchManifest(h.store, decoder, record.manifest);
+    const lines = [];
+    for await (const v of changeVersions(h.store, decoder, manifest)) lines.push(v);
+    expect(lines).toEqual(b.versions);
+    expect(h.partition.commitOffset()).toBe(h.offset.toString());
+  });
+
+  it('commits each offset of a change topic partition once: an overlapping re-published batch commits only what is new', async () => {
+    const h = harness();
+    const first = changeBatch('attempt-1', 100, 10);
+    await h.feed([...first.items, first.seal, ...first.verified]);
+    // The producer crashed before committing its Kafka offset and published 100…114 again.
+    const again = changeBatch('attempt-2', 100, 15);
+    await h.feed([...again.items, again.seal, ...again.verified]);
+    expect(h.ledger.changeRecords.map((r) => [r.fromOffset, r.toOffset, r.versions])).toEqual([
+      ['100', '109', 10],
+      ['110', '114', 5],
+    ]);
+    // A third copy adds nothing: no record at all.
+    const third = changeBatch('attempt-3', 105, 5);
+    await h.feed([...third.items, third.seal, ...third.verified]);
+    expect(h.ledger.changeRecords).toHaveLength(2);
+    expect(h.partition.pendingCount()).toBe(0);
+  });
+
+  it('counts only the versions in the committed range in the record', async () => {
+    const ledger = new FakeLedger();
+    await ledger.appendChanges({
+      ...(changeBatch('earlier', 0, 1).seal.event as ChangesSealedEvent),
+      fromOffset: '0',
+      toOffset: '104',
+      versions: 105,
+      sources: ['crm.contacts'],
+      minTsMs: T0,
+      maxTsMs: T0,
+      committedAt: NOW.toISOString(),
+      manifest: { key: 'snapshots/x.json', sha256: hashOf('x'), size: 1 },
+      snapshotId: idOf('earlier'),
+    } as ChangesCommitRecord);
+    const h = harness({ ledger });
+    const b = changeBatch('late', 100, 10);
+    await h.feed([...b.items, b.seal, ...b.verified]);
+    const record = ledger.changeRecords[1] as ChangesCommitRecord;
+    expect([record.fromOffset, record.toOffset, record.versions, record.minTsMs]).toEqual(['105', '109', 5, T0 + 105]);
   });
 });
