@@ -3,8 +3,9 @@ import type { BlockDecoder } from '../../libs/blocks';
 import { createKafka, readTopic } from '../../libs/bus';
 import type { BackstreamConfig } from '../../libs/config';
 import {
-  decodeJson,
+  decodeLedgerRecord,
   topicName,
+  type ChangesCommitRecord,
   type ChunkRef,
   type FileEvent,
   type SnapshotCommitRecord,
@@ -45,9 +46,20 @@ export class RepositoryProbe {
     return out;
   }
 
-  /** Raw ledger records, duplicates included, in ledger order. */
+  /** Raw snapshot commit records of the ledger, duplicates included, in ledger order. */
   async ledgerRecords(): Promise<SnapshotCommitRecord[]> {
-    return (await this.messages('ledger')).map((m) => decodeJson(m.message, ['snapshot-commit']).event);
+    return (await this.messages('ledger')).flatMap((m) => {
+      const item = decodeLedgerRecord(m.message);
+      return item.type === 'snapshot-commit' ? [item.record] : [];
+    });
+  }
+
+  /** Raw change-batch commit records of the ledger, duplicates included, in ledger order. */
+  async changeCommits(): Promise<ChangesCommitRecord[]> {
+    return (await this.messages('ledger')).flatMap((m) => {
+      const item = decodeLedgerRecord(m.message);
+      return item.type === 'changes-commit' ? [item.record] : [];
+    });
   }
 
   /** Messages ever written to a topic (sum of partition end offsets). */
