@@ -5,6 +5,7 @@ import { doctorCommand } from './commands/doctor';
 import { backupCommand } from './commands/backup';
 import { initCommand, topicsCommand } from './commands/init';
 import { runCommand } from './commands/run';
+import { historyCommand } from './commands/history';
 import { lsCommand, restoreCommand, snapshotsCommand } from './commands/restore';
 
 /** Exit codes of every command; scripts may rely on them. */
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(snapshotsCommand());
   program.addCommand(lsCommand());
   program.addCommand(restoreCommand());
+  program.addCommand(historyCommand());
   program.addCommand(runCommand());
   const override = (cmd: Command): void => {
     cmd.exitOverride();
