@@ -801,7 +801,7 @@ describe('ArchiverPartition with change batches', () => {
       committedAt: NOW.toISOString(),
       manifest: { key: 'snapshots/x.json', sha256: hashOf('x'), size: 1 },
       snapshotId: idOf('earlier'),
-    } as ChangesCommitRecord);
+    });
     const h = harness({ ledger });
     const b = changeBatch('late', 100, 10);
     await h.feed([...b.items, b.seal, ...b.verified]);

@@ -21,7 +21,8 @@ import {
 import { latestSnapshot } from '../ledger';
 import type { Logger } from '../log';
 import { fileEntries, metadataDecoder, readManifest } from '../manifest';
-import { blockKey, type ObjectStore } from '../store';
+import { ChunkSender } from '../pipeline';
+import type { ObjectStore } from '../store';
 import { ParentCursor, type ParentFile } from './parent-cursor';
 import { walkTree, type SkippedEntry, type TreeEntry } from './walk';
 
@@ -285,31 +286,21 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
     await publishFile(entry, chunks.slice(tailStart), contentHash, size, true, part);
   };
 
-  const chunkWork = new Set<Promise<void>>();
-  let chunkWorkFailure: { err: unknown } | undefined;
-  /** Publishes a chunk the backup has not seen: as stored if its block exists, else with its bytes. */
-  const sendNewChunk = async (chunkSeq: number, hash: string, length: number, data: Buffer): Promise<void> => {
-    const key = blockKey(hash);
-    const existing = await store.head(key);
-    if (existing) {
-      progress.chunksFound += 1;
-      await publisher.publish(
-        topics.stored,
-        encodeJson(
-          'chunk-stored',
-          { snapshotId, seq: chunkSeq, hash, size: length, storedSize: existing.size, key, origin: 'existing' },
-          hash,
-        ),
-      );
-    } else {
-      progress.chunksSent += 1;
-      progress.sentBytes += length;
-      await publisher.publish(
-        topics.chunks,
-        encodeChunk({ meta: { snapshotId, source: options.source, seq: chunkSeq, hash, size: length }, data }),
-      );
-    }
-  };
+  /** Publishes each chunk the backup has not seen: as stored if its block exists, else with its bytes. */
+  const chunkSender = new ChunkSender({
+    store,
+    publisher,
+    topics: { chunks: topics.chunks, stored: topics.stored },
+    slots: config.store.concurrency,
+    onDecided: (outcome, chunk) => {
+      if (outcome === 'found') {
+        progress.chunksFound += 1;
+      } else {
+        progress.chunksSent += 1;
+        progress.sentBytes += chunk.data.length;
+      }
+    },
+  });
 
   const backupFile = async (entry: TreeEntry, parent: ParentFile | undefined): Promise<void> => {
     const parentChunks = new Set(parent?.chunks.map((c) => c.hash));
@@ -327,17 +318,15 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
         if (seen.size < SEEN_CAP) seen.add(chunk.hash);
         const chunkSeq = seq++;
         repairIndex.add(chunkSeq, entry.absPath, chunk.offset, chunk.length, chunk.hash);
-        // Asking the store whether the block exists costs a round trip per new chunk: several
-        // are kept in flight while reading goes on (each holds its chunk, so the bound is
-        // store.concurrency chunks).
-        while (chunkWork.size >= config.store.concurrency) await Promise.race(chunkWork);
-        if (chunkWorkFailure) throw chunkWorkFailure.err;
-        const work: Promise<void> = sendNewChunk(chunkSeq, chunk.hash, chunk.length, chunk.data)
-          .catch((err: unknown) => {
-            chunkWorkFailure ??= { err };
-          })
-          .finally(() => chunkWork.delete(work));
-        chunkWork.add(work);
+        // Several existence checks stay in flight while reading goes on (each holds its
+        // chunk, so the bound is store.concurrency chunks).
+        await chunkSender.send({
+          snapshotId,
+          source: options.source,
+          seq: chunkSeq,
+          hash: chunk.hash,
+          data: chunk.data,
+        });
       }
       if (pendingRefs.length === FILE_PART_MAX_CHUNKS) {
         await publishFile(entry, pendingRefs.splice(0), undefined, entry.stat.size, false, part++);
@@ -382,7 +371,7 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
           } catch (err) {
             // Only the file system's refusals (EACCES, ENOENT, EIO…) skip a file; anything else
             // (the store or Kafka failing for a chunk in flight included) fails the backup.
-            if (chunkWorkFailure) throw chunkWorkFailure.err;
+            chunkSender.throwIfFailed();
             if (typeof (err as NodeJS.ErrnoException).syscall !== 'string') throw err;
             skipped.push({ path: entry.path, reason: `cannot read: ${describeError(err)}` });
             logger.warn({ path: entry.path, err: describeError(err) }, 'skipped');
@@ -391,8 +380,7 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
         }
       }
     }
-    await Promise.all(chunkWork);
-    if (chunkWorkFailure) throw chunkWorkFailure.err;
+    await chunkSender.drain();
     await publisher.flush();
     const finishedAt = new Date().toISOString();
     await publisher.publish(

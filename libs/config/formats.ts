@@ -1,4 +1,5 @@
 import convict from 'convict';
+import { sourceNameSchema } from '../changes/schema';
 import { parseByteSize } from './byte-size';
 
 /**
@@ -12,6 +13,7 @@ function fail(expected: string): never {
 const BROKER = /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/;
 // S3 bucket naming rules (3-63 chars, lower case, digits, dots, hyphens).
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 
 let registered = false;
 
@@ -31,6 +33,38 @@ export function registerFormats(): void {
     validate: (v: unknown) => {
       if (!Array.isArray(v) || !v.every((b) => typeof b === 'string' && BROKER.test(b))) {
         fail('a comma-separated list of host:port, e.g. 127.0.0.1:19092,kafka-1:9092');
+      }
+    },
+  });
+
+  convict.addFormat({
+    name: 'topic-list',
+    coerce: (v: unknown) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s.length > 0)
+        : v,
+    validate: (v: unknown) => {
+      if (
+        !Array.isArray(v) ||
+        !v.every((t) => typeof t === 'string' && TOPIC.test(t) && t !== '.' && t !== '..') ||
+        new Set(v).size !== v.length
+      ) {
+        fail(
+          'a comma-separated list of distinct Kafka topic names (1 to 249 letters, digits, ".", "_" and "-"), e.g. crm.changes,shop.orders',
+        );
+      }
+    },
+  });
+
+  convict.addFormat({
+    name: 'change-source',
+    validate: (v: unknown) => {
+      if (v === '') return;
+      if (!sourceNameSchema.safeParse(v).success) {
+        fail('empty or a source name: 1 to 200 letters, digits and . _ : @ / - (e.g. crm.customers)');
       }
     },
   });

@@ -43,6 +43,35 @@ describe('loadConfig', () => {
     expect(config.store.concurrency).toBe(3);
   });
 
+  it('reads the change-ingest settings: topics as a list, defaults for the rest', () => {
+    expect(loadConfig({ env: {} }).config.changes).toEqual({
+      topics: [],
+      source: '',
+      groupId: '',
+      batchMaxEvents: 1000,
+      batchMaxMs: 1000,
+      maxValueBytes: 4 * 1024 * 1024,
+      maxInFlightBytes: 16 * 1024 * 1024,
+      shutdownTimeoutMs: 10000,
+    });
+    const { config } = loadConfig({
+      env: {
+        BACKSTREAM_CHANGES_TOPICS: ' crm.changes, shop_orders-v2 ',
+        BACKSTREAM_CHANGES_SOURCE: 'crm.customers',
+        BACKSTREAM_CHANGES_BATCH_MAX_EVENTS: '500',
+        BACKSTREAM_CHANGES_BATCH_MAX_MS: '300',
+        BACKSTREAM_CHANGES_MAX_VALUE_BYTES: '1MiB',
+      },
+    });
+    expect(config.changes).toMatchObject({
+      topics: ['crm.changes', 'shop_orders-v2'],
+      source: 'crm.customers',
+      batchMaxEvents: 500,
+      batchMaxMs: 300,
+      maxValueBytes: 1024 * 1024,
+    });
+  });
+
   it('lets the environment override the config file', () => {
     const file = configFile({ kafka: { brokers: 'file:1', clientId: 'from-file' }, s3: { bucket: 'file-bucket' } });
     const { config } = loadConfig({ file, env: { BACKSTREAM_KAFKA_BROKERS: 'env:2' } });
@@ -71,6 +100,10 @@ describe('loadConfig', () => {
     [{ BACKSTREAM_S3_CHECKSUMS: 'always' }, 's3.checksums', /must be one of/],
     [{ BACKSTREAM_CHUNKING_MIN_SIZE: '1MB' }, 'chunking.minSize', /KiB, MiB or GiB/],
     [{ BACKSTREAM_CHUNK_WORKER_COMPRESSION_LEVEL: '22' }, 'chunkWorker.compressionLevel', /1 to 19/],
+    [{ BACKSTREAM_CHANGES_TOPICS: 'crm.changes,bad topic' }, 'changes.topics', /Kafka topic names/],
+    [{ BACKSTREAM_CHANGES_TOPICS: 'a,b,a' }, 'changes.topics', /distinct/],
+    [{ BACKSTREAM_CHANGES_SOURCE: 'crm customers' }, 'changes.source', /source name/],
+    [{ BACKSTREAM_CHANGES_BATCH_MAX_EVENTS: '0' }, 'changes.batchMaxEvents', /positive integer/],
   ])('rejects %p naming %s', (env, key, expected) => {
     const err = loadError({ env });
     expect(err.key).toBe(key);
@@ -111,6 +144,7 @@ describe('requireSettings', () => {
     expect(() => requireSettings(config, ['s3.bucket'])).toThrow(/BACKSTREAM_S3_BUCKET/);
     const set = loadConfig({ env: { BACKSTREAM_KAFKA_BROKERS: 'k:1', BACKSTREAM_S3_BUCKET: 'bkt' } }).config;
     expect(() => requireSettings(set, ['kafka.brokers', 's3.bucket'])).not.toThrow();
+    expect(() => requireSettings(set, ['changes.topics'])).toThrow(/BACKSTREAM_CHANGES_TOPICS/);
   });
 });
 

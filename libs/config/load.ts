@@ -130,11 +130,15 @@ function checkChunking(config: BackstreamConfig): void {
 }
 
 /** Settings a command cannot run without; named with their environment variable when absent. */
-export type RequiredSetting = 'kafka.brokers' | 's3.bucket';
+export type RequiredSetting = 'kafka.brokers' | 's3.bucket' | 'changes.topics';
 
 export function requireSettings(config: BackstreamConfig, keys: readonly RequiredSetting[]): void {
   for (const key of keys) {
-    const missing = key === 'kafka.brokers' ? config.kafka.brokers.length === 0 : config.s3.bucket === '';
+    const missing = {
+      'kafka.brokers': config.kafka.brokers.length === 0,
+      's3.bucket': config.s3.bucket === '',
+      'changes.topics': config.changes.topics.length === 0,
+    }[key];
     if (missing) {
       throw new ConfigError(`${key} is not set: set ${envNameOf(key)} or "${key}" in the config file`, { key });
     }

@@ -36,6 +36,16 @@ export interface BackstreamConfig {
   chunkWorker: { groupId: string; compressionLevel: number; fetchMaxBytes: number };
   verifier: { groupId: string };
   archiver: { groupId: string; segmentBytes: number; abandonAfterMs: number; maxPendingSnapshots: number };
+  changes: {
+    topics: string[];
+    source: string;
+    groupId: string;
+    batchMaxEvents: number;
+    batchMaxMs: number;
+    maxValueBytes: number;
+    maxInFlightBytes: number;
+    shutdownTimeoutMs: number;
+  };
 }
 
 const KiB = 1024;
@@ -299,6 +309,56 @@ export const configSchema: Schema<BackstreamConfig> = {
       format: 'positive-int',
       default: 64,
       env: 'BACKSTREAM_ARCHIVER_MAX_PENDING_SNAPSHOTS',
+    },
+  },
+  changes: {
+    topics: {
+      doc: 'Change topics the producer service (`backstream run producer`) ingests, comma-separated full names (no prefix is added). They belong to the upstream systems and must exist: backstream never creates them.',
+      format: 'topic-list',
+      default: [],
+      env: 'BACKSTREAM_CHANGES_TOPICS',
+    },
+    source: {
+      doc: 'Source of the change records that name none: tombstones, and Debezium events (over the name derived from their source block); a bs-source header wins. Empty: none, so a tombstone without the header is dead-lettered.',
+      format: 'change-source',
+      default: '',
+      env: 'BACKSTREAM_CHANGES_SOURCE',
+    },
+    groupId: {
+      doc: 'Consumer group of the producer service on the change topics; empty: <kafka.topicPrefix>producer. Instances of one group share the partitions.',
+      format: String,
+      default: '',
+      env: 'BACKSTREAM_CHANGES_GROUP_ID',
+    },
+    batchMaxEvents: {
+      doc: 'Records of one change-topic partition per change batch: a batch is sealed when it holds this many (dead-lettered records count) or batchMaxMs after its first record, whichever comes first.',
+      format: 'positive-int',
+      default: 1000,
+      env: 'BACKSTREAM_CHANGES_BATCH_MAX_EVENTS',
+    },
+    batchMaxMs: {
+      doc: 'Milliseconds after its first record when a change batch that is not full yet is sealed (as soon as the batch before it is in the ledger).',
+      format: 'positive-int',
+      default: 1000,
+      env: 'BACKSTREAM_CHANGES_BATCH_MAX_MS',
+    },
+    maxValueBytes: {
+      doc: 'Largest change record value accepted; larger ones are dead-lettered (stage large payloads and send a ref).',
+      format: 'byte-size',
+      default: 4 * MiB,
+      env: 'BACKSTREAM_CHANGES_MAX_VALUE_BYTES',
+    },
+    maxInFlightBytes: {
+      doc: 'Per change-topic partition being ingested: event bytes published but not yet acknowledged by Kafka; with maxValueBytes it bounds the memory of the producer service.',
+      format: 'byte-size',
+      default: 16 * MiB,
+      env: 'BACKSTREAM_CHANGES_MAX_IN_FLIGHT_BYTES',
+    },
+    shutdownTimeoutMs: {
+      doc: 'On SIGTERM, milliseconds the producer service waits for its open change batches to be sealed and committed; batches not committed by then are abandoned (their records are read again on restart).',
+      format: 'positive-int',
+      default: 10000,
+      env: 'BACKSTREAM_CHANGES_SHUTDOWN_TIMEOUT_MS',
     },
   },
 };

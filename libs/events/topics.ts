@@ -39,14 +39,18 @@ export function topicName(config: BackstreamConfig, role: TopicRole): string {
   return `${config.kafka.topicPrefix}${role}`;
 }
 
-export type ConsumerService = 'chunk-worker' | 'verifier' | 'archiver';
+export type ConsumerService = 'chunk-worker' | 'verifier' | 'archiver' | 'producer';
 
-/** The consumer group of a service: the configured one, or derived from the topic prefix. */
+/**
+ * The consumer group of a service: the configured one, or derived from the topic prefix.
+ * The producer service's group reads the change topics (changes.groupId).
+ */
 export function consumerGroupId(config: BackstreamConfig, service: ConsumerService): string {
   const configured = {
     'chunk-worker': config.chunkWorker.groupId,
     verifier: config.verifier.groupId,
     archiver: config.archiver.groupId,
+    producer: config.changes.groupId,
   }[service];
   return configured !== '' ? configured : `${config.kafka.topicPrefix}${service}`;
 }
