@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { IHeaders } from 'kafkajs';
-import { InvalidEventError } from '../errors';
 import type { RawChangeMessage } from './parse';
 import type { ChangeRecord } from './record';
 
@@ -52,18 +51,7 @@ export function upsert(overrides: Record<string, unknown> = {}): Record<string, 
   return event;
 }
 
-/** The error `fn` throws, which must be a non-retriable InvalidEventError. */
-export function rejection(fn: () => unknown): InvalidEventError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InvalidEventError);
-    expect((err as InvalidEventError).code).toBe('EVENT_INVALID');
-    expect((err as InvalidEventError).retriable).toBe(false);
-    return err as InvalidEventError;
-  }
-  throw new Error('expected an InvalidEventError, nothing was thrown');
-}
+export { rejection } from '../errors/test-fixtures';
 
 /** A record without what depends on where it was read. */
 export function withoutCoordinates(record: ChangeRecord): Omit<ChangeRecord, 'coordinates'> {

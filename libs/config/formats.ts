@@ -17,19 +17,23 @@ const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 
 let registered = false;
 
+/** "a, b,,c" → ["a", "b", "c"]: how a list is written in an environment variable. */
+function commaList(v: unknown): unknown {
+  return typeof v === 'string'
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0)
+    : v;
+}
+
 export function registerFormats(): void {
   if (registered) return;
   registered = true;
 
   convict.addFormat({
     name: 'broker-list',
-    coerce: (v: unknown) =>
-      typeof v === 'string'
-        ? v
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s.length > 0)
-        : v,
+    coerce: commaList,
     validate: (v: unknown) => {
       if (!Array.isArray(v) || !v.every((b) => typeof b === 'string' && BROKER.test(b))) {
         fail('a comma-separated list of host:port, e.g. 127.0.0.1:19092,kafka-1:9092');
@@ -39,13 +43,7 @@ export function registerFormats(): void {
 
   convict.addFormat({
     name: 'topic-list',
-    coerce: (v: unknown) =>
-      typeof v === 'string'
-        ? v
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s.length > 0)
-        : v,
+    coerce: commaList,
     validate: (v: unknown) => {
       if (
         !Array.isArray(v) ||

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { IHeaders } from 'kafkajs';
-import { InvalidEventError } from '../errors';
 import { blockKey } from '../store';
 import {
   HEADERS,
@@ -19,6 +18,7 @@ import {
   type JsonEventMap,
   type JsonEventType,
 } from './schemas';
+import { rejection } from '../errors/test-fixtures';
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 /** A deterministic 32-hex snapshot id. */
@@ -62,18 +62,6 @@ function metaJson(overrides: Record<string, unknown> = {}, omit: string[] = []):
   };
   for (const k of omit) delete meta[k];
   return JSON.stringify(meta);
-}
-
-function rejection(fn: () => unknown): InvalidEventError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InvalidEventError);
-    expect((err as InvalidEventError).code).toBe('EVENT_INVALID');
-    expect((err as InvalidEventError).retriable).toBe(false);
-    return err as InvalidEventError;
-  }
-  throw new Error('expected an InvalidEventError, nothing was thrown');
 }
 
 const fileEvent = (overrides: Partial<FileEvent> = {}): FileEvent => ({

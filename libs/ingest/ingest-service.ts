@@ -8,7 +8,7 @@ import { Slots } from '../pipeline';
 import type { ObjectStore } from '../store';
 import { changeBatchId } from './batch-id';
 import { LedgerWatch } from './ledger-watch';
-import { PartitionIngest, RepairList, type PartitionIngestStats } from './partition-ingest';
+import { PartitionIngest, RepairList, emptyIngestStats, type PartitionIngestStats } from './partition-ingest';
 import type { StagedObjects } from './payload';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -75,17 +75,7 @@ async function followLedger(
 }
 
 function sumStats(all: PartitionIngestStats[]): PartitionIngestStats {
-  const total: PartitionIngestStats = {
-    records: 0,
-    versions: 0,
-    deadLetters: 0,
-    skipped: 0,
-    batchesSealed: 0,
-    batchesCommitted: 0,
-    batchesFailed: 0,
-    chunksSent: 0,
-    chunksFound: 0,
-  };
+  const total = emptyIngestStats();
   for (const s of all) for (const k of Object.keys(total) as (keyof PartitionIngestStats)[]) total[k] += s[k];
   return total;
 }

@@ -93,6 +93,20 @@ export interface PartitionIngestStats {
   chunksFound: number;
 }
 
+export function emptyIngestStats(): PartitionIngestStats {
+  return {
+    records: 0,
+    versions: 0,
+    deadLetters: 0,
+    skipped: 0,
+    batchesSealed: 0,
+    batchesCommitted: 0,
+    batchesFailed: 0,
+    chunksSent: 0,
+    chunksFound: 0,
+  };
+}
+
 /** Thrown inside the loop when a reset made the work in hand obsolete. */
 class Interrupted extends Error {}
 
@@ -148,17 +162,7 @@ export class PartitionIngest {
   private finished = false;
   private failuresInRow = 0;
   private resumeAtMs = 0;
-  readonly stats: PartitionIngestStats = {
-    records: 0,
-    versions: 0,
-    deadLetters: 0,
-    skipped: 0,
-    batchesSealed: 0,
-    batchesCommitted: 0,
-    batchesFailed: 0,
-    chunksSent: 0,
-    chunksFound: 0,
-  };
+  readonly stats: PartitionIngestStats = emptyIngestStats();
   /** Resolves when the loop has ended (stopped or abandoned). */
   readonly done: Promise<void>;
 
