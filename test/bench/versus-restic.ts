@@ -20,17 +20,36 @@
  * Everything a round creates (processes, copies, restores, buckets, topics, consumer groups)
  * is removed when it ends, also on failure or Ctrl-C; --keep leaves buckets and topics.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { lstat, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, release, totalmem } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DeleteBucketCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createKafka } from '../../libs/bus';
+import { type S3Client } from '@aws-sdk/client-s3';
 import { loadConfig, type BackstreamConfig } from '../../libs/config';
 import { S3ObjectStore, createS3Client } from '../../libs/store';
-import { withTimeout } from '../../libs/errors';
+import {
+  cli,
+  cpuMsOf,
+  deleteBucket,
+  deleteTopicsAndGroups,
+  localStack,
+  log,
+  machine,
+  repo,
+  versions,
+  run,
+  runMain,
+  sh,
+  signalGroup,
+  start,
+  startService,
+  stopService,
+  writeFormatted,
+  type RunOptions,
+  type RunResult,
+  type Service,
+  type Stack,
+} from './harness';
 import {
   DOC_BEGIN_PREFIX,
   PHASES,
@@ -47,8 +66,6 @@ import {
   type Tool,
 } from './versus-report';
 
-const repo = resolve(__dirname, '..', '..', '..');
-const cli = join(repo, 'bin', 'backstream.js');
 const datasetJs = join(__dirname, 'dataset.js');
 const TIME = '/usr/bin/time';
 const RESTIC_PASSWORD = 'backstream-bench';
@@ -100,123 +117,6 @@ function parseArguments(argv: string[]): Args {
   return args;
 }
 
-function log(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
-}
-
-// ---- processes -------------------------------------------------------------------------
-
-/** Every child this run started and that has not exited; each leads its own process group. */
-const running = new Set<ChildProcess>();
-/**
- * The services among them: stopped by their round's cleanup, never signalled twice (a
- * service handles one SIGTERM gracefully; a second one kills it mid-stop).
- */
-const services = new Set<ChildProcess>();
-let interrupted: NodeJS.Signals | undefined;
-
-class Interrupted extends Error {}
-
-function alive(p: ChildProcess): boolean {
-  return p.exitCode === null && p.signalCode === null;
-}
-
-/** Signals the child's process group: /usr/bin/time and what it runs, or a service. */
-function signalGroup(p: ChildProcess, signal: NodeJS.Signals): void {
-  if (p.pid === undefined || !alive(p)) return;
-  try {
-    process.kill(-p.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-function checkInterrupted(): void {
-  if (interrupted) throw new Interrupted(`interrupted by ${interrupted}`);
-}
-
-interface Spawned {
-  proc: ChildProcess;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stdout(): string;
-  stderr(): string;
-}
-
-function start(cmd: string, args: string[], env: NodeJS.ProcessEnv, onStderr?: (d: string) => void): Spawned {
-  checkInterrupted();
-  // Own process group, so that a group signal reaches /usr/bin/time's child too.
-  const proc = spawn(cmd, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(proc);
-  let stdout = '';
-  let stderr = '';
-  proc.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  proc.stderr?.on('data', (d: Buffer) => {
-    const s = d.toString();
-    stderr = (stderr + s).slice(-64 * 1024);
-    onStderr?.(s);
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit, reject) => {
-    proc.once('error', (err) => {
-      running.delete(proc);
-      reject(new Error(`${cmd}: ${err.message}`));
-    });
-    // 'close': the process exited and its output is complete.
-    proc.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      running.delete(proc);
-      resolveExit({ code, signal });
-    });
-  });
-  return { proc, exit, stdout: () => stdout, stderr: () => stderr };
-}
-
-interface RunOptions {
-  env?: NodeJS.ProcessEnv;
-  timeoutMs?: number;
-  /** Services that must stay up meanwhile: the command is stopped if one exits. */
-  watch?: Service[];
-  allowFailure?: boolean;
-}
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** From spawn to exit. */
-  wallMs: number;
-}
-
-async function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
-  const t0 = process.hrtime.bigint();
-  const child = start(cmd, args, options.env ?? process.env);
-  let wallMs = 0;
-  child.proc.once('exit', () => (wallMs = Number(process.hrtime.bigint() - t0) / 1e6));
-  let failure: string | undefined;
-  const stop = (reason: string): void => {
-    failure ??= reason;
-    signalGroup(child.proc, 'SIGTERM');
-  };
-  const timer = setTimeout(() => stop(`timed out after ${options.timeoutMs} ms`), options.timeoutMs ?? 3_600_000);
-  let done = false;
-  for (const s of options.watch ?? []) {
-    const onExit = (): void => {
-      if (!done && !s.stopping) stop(`service ${s.name} exited meanwhile (log: ${s.logPath})`);
-    };
-    s.exit.then(onExit, onExit);
-  }
-  try {
-    const { code, signal } = await child.exit;
-    checkInterrupted();
-    const what = `${basename(cmd)} ${args.join(' ')}`;
-    if (failure) throw new Error(`${what}: ${failure}\n${child.stderr().slice(-4000)}`);
-    if (code !== 0 && !options.allowFailure)
-      throw new Error(`${what} failed (${signal ?? `exit ${code}`}):\n${child.stderr().slice(-4000)}`);
-    return { code, stdout: child.stdout(), stderr: child.stderr(), wallMs };
-  } finally {
-    done = true;
-    clearTimeout(timer);
-  }
-}
-
 interface TimedResult extends RunResult {
   maxRssKiB: number;
   cpuMs: number;
@@ -231,64 +131,6 @@ async function timed(cmd: string, args: string[], timeFile: string, options: Run
   if (rss === undefined || user === undefined || sys === undefined || [rss, user, sys].some(Number.isNaN))
     throw new Error(`cannot read ${TIME} output ${JSON.stringify(last)}`);
   return { ...r, maxRssKiB: rss, cpuMs: (user + sys) * 1000 };
-}
-
-// ---- services --------------------------------------------------------------------------
-
-interface Service {
-  name: string;
-  proc: ChildProcess;
-  exit: Promise<unknown>;
-  logPath: string;
-  stopping: boolean;
-}
-
-/** Starts `backstream run <name>` and resolves when it logs "service started". */
-async function startService(name: string, env: NodeJS.ProcessEnv, logPath: string): Promise<Service> {
-  const logFile = createWriteStream(logPath);
-  let seen = '';
-  let onStarted: () => void = () => undefined;
-  const started = new Promise<void>((r) => (onStarted = r));
-  const child = start(process.execPath, [cli, 'run', name], { ...env, BACKSTREAM_LOG_LEVEL: 'info' }, (d) => {
-    logFile.write(d);
-    seen = (seen + d).slice(-4096);
-    if (seen.includes('service started')) onStarted();
-  });
-  child.proc.stdout?.on('data', (d: Buffer) => logFile.write(d));
-  services.add(child.proc);
-  const service: Service = { name, proc: child.proc, exit: child.exit, logPath, stopping: false };
-  const onExit = (): void => {
-    services.delete(child.proc);
-    logFile.end();
-  };
-  child.exit.then(onExit, onExit);
-  try {
-    await withTimeout(
-      Promise.race([
-        started,
-        child.exit.then(({ code, signal }) => {
-          checkInterrupted();
-          throw new Error(`${name} exited (${signal ?? code}) before starting:\n${child.stderr().slice(-4000)}`);
-        }),
-      ]),
-      120_000,
-      () => new Error(`${name} did not start within 120 s; see ${logPath}`),
-    );
-  } catch (err) {
-    await stopService(service);
-    throw err;
-  }
-  return service;
-}
-
-/** SIGTERM, and SIGKILL if it has not exited 30 s later. */
-async function stopService(s: Service): Promise<void> {
-  if (!alive(s.proc)) return;
-  if (!s.stopping) signalGroup(s.proc, 'SIGTERM');
-  s.stopping = true;
-  const timer = setTimeout(() => signalGroup(s.proc, 'SIGKILL'), 30_000);
-  await s.exit.catch(() => undefined);
-  clearTimeout(timer);
 }
 
 // ---- /proc -------------------------------------------------------------------------------
@@ -336,53 +178,6 @@ async function peakResetWorks(): Promise<boolean> {
   }
 }
 
-let clockTicks = 100;
-
-/** CPU time (user + system) the process has used so far, in ms; undefined when it is gone. */
-function cpuMsOf(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
-  } catch {
-    return undefined;
-  }
-}
-
-// ---- the stack ---------------------------------------------------------------------------
-
-interface Stack {
-  kafkaPid?: number;
-  s3Pid?: number;
-  kafkaLogDir?: string;
-}
-
-/** The local stack's processes and Kafka log directory, read from its state folder if there. */
-function localStack(): Stack {
-  const state = process.env.BACKSTREAM_STACK_DIR ?? join(repo, '.stack');
-  const pid = (file: string): number | undefined => {
-    try {
-      const p = Number(readFileSync(join(state, file), 'utf8').trim());
-      return existsSync(`/proc/${p}`) ? p : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const stack: Stack = {};
-  const kafkaPid = pid('kafka/kafka.pid');
-  const s3Pid = pid('versitygw/versitygw.pid');
-  if (kafkaPid !== undefined) stack.kafkaPid = kafkaPid;
-  if (s3Pid !== undefined) stack.s3Pid = s3Pid;
-  try {
-    const m = /^log\.dirs=(.+)$/m.exec(readFileSync(join(state, 'kafka', 'server.properties'), 'utf8'));
-    if (m && !(m[1] as string).includes(',')) stack.kafkaLogDir = (m[1] as string).trim();
-  } catch {
-    // not the local stack
-  }
-  return stack;
-}
-
 /** Bytes of the log segments of the topics starting with `prefix` (deleted ones excluded). */
 function kafkaLogBytes(stack: Stack, prefix: string): number | null {
   if (!stack.kafkaLogDir) return null;
@@ -403,44 +198,6 @@ async function bucketUsage(s3: S3Client, bucket: string): Promise<{ objects: num
     bytes += o.size;
   }
   return { objects, bytes };
-}
-
-async function deleteBucket(s3: S3Client, bucket: string): Promise<void> {
-  const keys: string[] = [];
-  try {
-    for await (const o of new S3ObjectStore(s3, bucket).list('')) keys.push(o.key);
-  } catch (err) {
-    if ((err as { cause?: { name?: string } }).cause?.name === 'NoSuchBucket') return;
-    throw err;
-  }
-  for (let i = 0; i < keys.length; i += 1000) {
-    const r = await s3.send(
-      new DeleteObjectsCommand({
-        Bucket: bucket,
-        Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
-      }),
-    );
-    if (r.Errors?.length) throw new Error(`deleting objects of ${bucket}: ${JSON.stringify(r.Errors[0])}`);
-  }
-  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
-}
-
-async function deleteTopicsAndGroups(config: BackstreamConfig, prefix: string): Promise<void> {
-  const admin = createKafka(config.kafka, { clientSuffix: 'bench', retries: 2 }).admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
-    if (groups.length > 0)
-      await admin.deleteGroups(groups).catch((err: Error & { groups?: Array<{ groupId: string; error?: Error }> }) => {
-        // A service that did not leave (killed) keeps its group non-empty until its session times out.
-        const details = (err.groups ?? []).map((g) => `${g.groupId}: ${g.error?.message ?? 'ok'}`).join('; ');
-        throw new Error(`deleting consumer groups: ${details || err.message}`);
-      });
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 // ---- dataset -----------------------------------------------------------------------------
@@ -475,70 +232,6 @@ async function treeStats(dir: string): Promise<{ bytes: number; files: number }>
     }
   }
   return { bytes, files };
-}
-
-// ---- machine -----------------------------------------------------------------------------
-
-function sh(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
-  }
-}
-
-function describeDisk(path: string): string {
-  const [source, fstype] = sh('findmnt', ['-no', 'SOURCE,FSTYPE', '--target', path]).split(/\s+/);
-  if (!source) return 'unknown';
-  const dev = basename(source);
-  const sys = `/sys/class/block/${dev}`;
-  const read = (p: string): string => {
-    try {
-      return readFileSync(p, 'utf8').trim();
-    } catch {
-      return '';
-    }
-  };
-  const rotational = read(`${sys}/queue/rotational`);
-  const driver = sh('readlink', ['-f', `${sys}/device/driver`]);
-  const model = read(`${sys}/device/model`);
-  return [
-    `${source} (${fstype ?? '?'})`,
-    driver ? basename(driver) : '',
-    model,
-    rotational === '1' ? 'rotational per the kernel' : rotational === '0' ? 'non-rotational' : '',
-  ]
-    .filter(Boolean)
-    .join(', ');
-}
-
-function machine(work: string): RunMeta['machine'] {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const os = /^PRETTY_NAME="?([^"\n]+)"?/m.exec(
-    existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '',
-  );
-  return {
-    cpus: availableParallelism(),
-    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
-    memGiB: Math.round(totalmem() / 1024 ** 3),
-    os: os?.[1] ?? 'unknown OS',
-    kernel: release(),
-    disk: describeDisk(work),
-  };
-}
-
-function versions(): Record<string, string> {
-  const env = readFileSync(join(repo, 'infra', 'local', 'versions.env'), 'utf8');
-  const pinned = (k: string): string => new RegExp(`^${k}=(.+)$`, 'm').exec(env)?.[1] ?? '?';
-  const commit = sh('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']);
-  const dirty = sh('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no']) !== '';
-  return {
-    backstream: `${commit || '?'}${dirty ? ' (with uncommitted changes)' : ''}`,
-    'Node.js': process.version.slice(1),
-    restic: /restic (\S+)/.exec(sh('restic', ['version']))?.[1] ?? '?',
-    Kafka: pinned('KAFKA_VERSION'),
-    versitygw: pinned('VERSITYGW_VERSION'),
-  };
 }
 
 // ---- one round ---------------------------------------------------------------------------
@@ -720,16 +413,7 @@ async function cleanupRound(ctx: RoundContext): Promise<void> {
 // ---- report ------------------------------------------------------------------------------
 
 async function writeDoc(docPath: string, generated: string): Promise<void> {
-  let doc = replaceGenerated(await readFile(docPath, 'utf8'), generated);
-  try {
-    const prettier = await import('prettier');
-    const options = (await prettier.resolveConfig(docPath)) ?? {};
-    doc = await prettier.format(doc, { ...options, filepath: docPath });
-  } catch (err) {
-    log(`prettier not applied to ${docPath}: ${(err as Error).message}`);
-  }
-  await writeFile(docPath, doc);
-  log(`wrote the results into ${docPath}`);
+  await writeFormatted(docPath, replaceGenerated(await readFile(docPath, 'utf8'), generated));
 }
 
 function wantDoc(args: Args, meta: RunMeta): boolean {
@@ -761,7 +445,6 @@ async function main(): Promise<void> {
   if (!sh('restic', ['version'])) throw new Error('restic is missing: install the Debian package restic');
   if (args.writeDoc !== 'no' && !readFileSync(args.doc, 'utf8').includes(DOC_BEGIN_PREFIX))
     throw new Error(`${args.doc} lacks the generated-section markers`);
-  clockTicks = Number(sh('getconf', ['CLK_TCK'])) || 100;
 
   const { config } = loadConfig();
   const s3 = createS3Client(config.s3);
@@ -781,7 +464,7 @@ async function main(): Promise<void> {
     rounds: args.rounds,
     command: full ? 'make bench-pipeline' : `MIB=${args.mib} ROUNDS=${args.rounds} make bench-pipeline`,
     machine: machine(args.work),
-    versions: versions(),
+    versions: versions({ restic: /restic (\S+)/.exec(sh('restic', ['version']))?.[1] ?? '?' }),
     settings: {
       backstream:
         `chunks ${config.chunking.minSize / 1024}/${config.chunking.avgSize / 1024}/${config.chunking.maxSize / 1024} KiB ` +
@@ -858,25 +541,4 @@ async function main(): Promise<void> {
   await report(args, meta, measurements);
 }
 
-function onSignal(signal: NodeJS.Signals): void {
-  if (interrupted) {
-    // Second signal: no more waiting.
-    for (const p of running) signalGroup(p, 'SIGKILL');
-    process.exit(130);
-  }
-  interrupted = signal;
-  log(`${signal}: stopping what this run started`);
-  for (const p of running) if (!services.has(p)) signalGroup(p, 'SIGTERM');
-}
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    for (const p of running) signalGroup(p, 'SIGKILL');
-    if (err instanceof Interrupted) process.stderr.write(`[bench] ${err.message}: partial results kept\n`);
-    else process.stderr.write(`[bench] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(interrupted ? 130 : 1);
-  },
-);
+runMain(main);

@@ -1,0 +1,406 @@
+/**
+ * What the benchmark scripts share: child processes in their own process groups (stopped on
+ * failure or Ctrl-C), backstream services, CPU time from /proc, the local stack's processes,
+ * removing a run's bucket, topics and consumer groups, and a description of the machine.
+ *
+ * A script calls `runMain(main)`: SIGINT/SIGTERM set the interrupted flag (commands started
+ * afterwards throw `Interrupted`, running ones other than services get SIGTERM so that the
+ * script's own cleanup can run), a second signal kills everything at once.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { availableParallelism, release, totalmem } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { DeleteBucketCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createKafka } from '../../libs/bus';
+import type { BackstreamConfig } from '../../libs/config';
+import { S3ObjectStore } from '../../libs/store';
+import { withTimeout } from '../../libs/errors';
+
+/** The repository (this file runs as dist/test/bench/harness.js). */
+export const repo = resolve(__dirname, '..', '..', '..');
+export const cli = join(repo, 'bin', 'backstream.js');
+
+export function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+// ---- processes -------------------------------------------------------------------------
+
+/** Every child this run started and that has not exited; each leads its own process group. */
+export const running = new Set<ChildProcess>();
+/**
+ * The services among them: stopped by their round's cleanup, never signalled twice (a
+ * service handles one SIGTERM gracefully; a second one kills it mid-stop).
+ */
+export const services = new Set<ChildProcess>();
+let interrupted: NodeJS.Signals | undefined;
+
+export function isInterrupted(): boolean {
+  return interrupted !== undefined;
+}
+
+export class Interrupted extends Error {}
+
+export function alive(p: ChildProcess): boolean {
+  return p.exitCode === null && p.signalCode === null;
+}
+
+/** Signals the child's process group: /usr/bin/time and what it runs, or a service. */
+export function signalGroup(p: ChildProcess, signal: NodeJS.Signals): void {
+  if (p.pid === undefined || !alive(p)) return;
+  try {
+    process.kill(-p.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+export function checkInterrupted(): void {
+  if (interrupted) throw new Interrupted(`interrupted by ${interrupted}`);
+}
+
+export interface Spawned {
+  proc: ChildProcess;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout(): string;
+  stderr(): string;
+}
+
+export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv, onStderr?: (d: string) => void): Spawned {
+  checkInterrupted();
+  // Own process group, so that a group signal reaches /usr/bin/time's child too.
+  const proc = spawn(cmd, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(proc);
+  let stdout = '';
+  let stderr = '';
+  proc.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => {
+    const s = d.toString();
+    stderr = (stderr + s).slice(-64 * 1024);
+    onStderr?.(s);
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit, reject) => {
+    proc.once('error', (err) => {
+      running.delete(proc);
+      reject(new Error(`${cmd}: ${err.message}`));
+    });
+    // 'close': the process exited and its output is complete.
+    proc.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      running.delete(proc);
+      resolveExit({ code, signal });
+    });
+  });
+  return { proc, exit, stdout: () => stdout, stderr: () => stderr };
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Services that must stay up meanwhile: the command is stopped if one exits. */
+  watch?: Service[];
+  allowFailure?: boolean;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** From spawn to exit. */
+  wallMs: number;
+}
+
+export async function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const t0 = process.hrtime.bigint();
+  const child = start(cmd, args, options.env ?? process.env);
+  let wallMs = 0;
+  child.proc.once('exit', () => (wallMs = Number(process.hrtime.bigint() - t0) / 1e6));
+  let failure: string | undefined;
+  const stop = (reason: string): void => {
+    failure ??= reason;
+    signalGroup(child.proc, 'SIGTERM');
+  };
+  const timer = setTimeout(() => stop(`timed out after ${options.timeoutMs} ms`), options.timeoutMs ?? 3_600_000);
+  let done = false;
+  for (const s of options.watch ?? []) {
+    const onExit = (): void => {
+      if (!done && !s.stopping) stop(`service ${s.name} exited meanwhile (log: ${s.logPath})`);
+    };
+    s.exit.then(onExit, onExit);
+  }
+  try {
+    const { code, signal } = await child.exit;
+    checkInterrupted();
+    const what = `${basename(cmd)} ${args.join(' ')}`;
+    if (failure) throw new Error(`${what}: ${failure}\n${child.stderr().slice(-4000)}`);
+    if (code !== 0 && !options.allowFailure)
+      throw new Error(`${what} failed (${signal ?? `exit ${code}`}):\n${child.stderr().slice(-4000)}`);
+    return { code, stdout: child.stdout(), stderr: child.stderr(), wallMs };
+  } finally {
+    done = true;
+    clearTimeout(timer);
+  }
+}
+
+// ---- services --------------------------------------------------------------------------
+
+export interface Service {
+  name: string;
+  proc: ChildProcess;
+  exit: Promise<unknown>;
+  logPath: string;
+  stopping: boolean;
+}
+
+/** Starts `backstream run <name>` and resolves when it logs "service started". */
+export async function startService(name: string, env: NodeJS.ProcessEnv, logPath: string): Promise<Service> {
+  const logFile = createWriteStream(logPath);
+  let seen = '';
+  let onStarted: () => void = () => undefined;
+  const started = new Promise<void>((r) => (onStarted = r));
+  const child = start(process.execPath, [cli, 'run', name], { ...env, BACKSTREAM_LOG_LEVEL: 'info' }, (d) => {
+    logFile.write(d);
+    seen = (seen + d).slice(-4096);
+    if (seen.includes('service started')) onStarted();
+  });
+  child.proc.stdout?.on('data', (d: Buffer) => logFile.write(d));
+  services.add(child.proc);
+  const service: Service = { name, proc: child.proc, exit: child.exit, logPath, stopping: false };
+  const onExit = (): void => {
+    services.delete(child.proc);
+    logFile.end();
+  };
+  child.exit.then(onExit, onExit);
+  try {
+    await withTimeout(
+      Promise.race([
+        started,
+        child.exit.then(({ code, signal }) => {
+          checkInterrupted();
+          throw new Error(`${name} exited (${signal ?? code}) before starting:\n${child.stderr().slice(-4000)}`);
+        }),
+      ]),
+      120_000,
+      () => new Error(`${name} did not start within 120 s; see ${logPath}`),
+    );
+  } catch (err) {
+    await stopService(service);
+    throw err;
+  }
+  return service;
+}
+
+/** SIGTERM, and SIGKILL if it has not exited 30 s later. */
+export async function stopService(s: Service): Promise<void> {
+  if (!alive(s.proc)) return;
+  if (!s.stopping) signalGroup(s.proc, 'SIGTERM');
+  s.stopping = true;
+  const timer = setTimeout(() => signalGroup(s.proc, 'SIGKILL'), 30_000);
+  await s.exit.catch(() => undefined);
+  clearTimeout(timer);
+}
+
+// ---- /proc -------------------------------------------------------------------------------
+
+let clockTicks: number | undefined;
+
+/** CPU time (user + system) the process has used so far, in ms; undefined when it is gone. */
+export function cpuMsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    clockTicks ??= Number(sh('getconf', ['CLK_TCK'])) || 100;
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- the stack ---------------------------------------------------------------------------
+
+export interface Stack {
+  kafkaPid?: number;
+  s3Pid?: number;
+  kafkaLogDir?: string;
+}
+
+/** The local stack's processes and Kafka log directory, read from its state folder if there. */
+export function localStack(): Stack {
+  const state = process.env.BACKSTREAM_STACK_DIR ?? join(repo, '.stack');
+  const pid = (file: string): number | undefined => {
+    try {
+      const p = Number(readFileSync(join(state, file), 'utf8').trim());
+      return existsSync(`/proc/${p}`) ? p : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const stack: Stack = {};
+  const kafkaPid = pid('kafka/kafka.pid');
+  const s3Pid = pid('versitygw/versitygw.pid');
+  if (kafkaPid !== undefined) stack.kafkaPid = kafkaPid;
+  if (s3Pid !== undefined) stack.s3Pid = s3Pid;
+  try {
+    const m = /^log\.dirs=(.+)$/m.exec(readFileSync(join(state, 'kafka', 'server.properties'), 'utf8'));
+    if (m && !(m[1] as string).includes(',')) stack.kafkaLogDir = (m[1] as string).trim();
+  } catch {
+    // not the local stack
+  }
+  return stack;
+}
+
+export async function deleteBucket(s3: S3Client, bucket: string): Promise<void> {
+  const keys: string[] = [];
+  try {
+    for await (const o of new S3ObjectStore(s3, bucket).list('')) keys.push(o.key);
+  } catch (err) {
+    if ((err as { cause?: { name?: string } }).cause?.name === 'NoSuchBucket') return;
+    throw err;
+  }
+  for (let i = 0; i < keys.length; i += 1000) {
+    const r = await s3.send(
+      new DeleteObjectsCommand({
+        Bucket: bucket,
+        Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+      }),
+    );
+    if (r.Errors?.length) throw new Error(`deleting objects of ${bucket}: ${JSON.stringify(r.Errors[0])}`);
+  }
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+}
+
+export async function deleteTopicsAndGroups(config: BackstreamConfig, prefix: string): Promise<void> {
+  const admin = createKafka(config.kafka, { clientSuffix: 'bench', retries: 2 }).admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+    if (groups.length > 0)
+      await admin.deleteGroups(groups).catch((err: Error & { groups?: Array<{ groupId: string; error?: Error }> }) => {
+        // A service that did not leave (killed) keeps its group non-empty until its session times out.
+        const details = (err.groups ?? []).map((g) => `${g.groupId}: ${g.error?.message ?? 'ok'}`).join('; ');
+        throw new Error(`deleting consumer groups: ${details || err.message}`);
+      });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+// ---- machine -----------------------------------------------------------------------------
+
+export function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+export function describeDisk(path: string): string {
+  const [source, fstype] = sh('findmnt', ['-no', 'SOURCE,FSTYPE', '--target', path]).split(/\s+/);
+  if (!source) return 'unknown';
+  const dev = basename(source);
+  const sys = `/sys/class/block/${dev}`;
+  const read = (p: string): string => {
+    try {
+      return readFileSync(p, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  const rotational = read(`${sys}/queue/rotational`);
+  const driver = sh('readlink', ['-f', `${sys}/device/driver`]);
+  const model = read(`${sys}/device/model`);
+  return [
+    `${source} (${fstype ?? '?'})`,
+    driver ? basename(driver) : '',
+    model,
+    rotational === '1' ? 'rotational per the kernel' : rotational === '0' ? 'non-rotational' : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memGiB: number;
+  os: string;
+  kernel: string;
+  disk: string;
+}
+
+export function machine(work: string): Machine {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const os = /^PRETTY_NAME="?([^"\n]+)"?/m.exec(
+    existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '',
+  );
+  return {
+    cpus: availableParallelism(),
+    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
+    memGiB: Math.round(totalmem() / 1024 ** 3),
+    os: os?.[1] ?? 'unknown OS',
+    kernel: release(),
+    disk: describeDisk(work),
+  };
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (interrupted) {
+    // Second signal: no more waiting.
+    for (const p of running) signalGroup(p, 'SIGKILL');
+    process.exit(130);
+  }
+  interrupted = signal;
+  log(`${signal}: stopping what this run started`);
+  for (const p of running) if (!services.has(p)) signalGroup(p, 'SIGTERM');
+}
+
+/** Runs a benchmark's main function; exit code 0, 1 on failure, 130 when interrupted. */
+export function runMain(main: () => Promise<void>): void {
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      for (const p of running) signalGroup(p, 'SIGKILL');
+      if (err instanceof Interrupted) process.stderr.write(`[bench] ${err.message}: partial results kept\n`);
+      else process.stderr.write(`[bench] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(interrupted ? 130 : 1);
+    },
+  );
+}
+
+/** backstream's commit, Node's version, `extra`, then the stack's pinned versions. */
+export function versions(extra: Record<string, string> = {}): Record<string, string> {
+  const env = readFileSync(join(repo, 'infra', 'local', 'versions.env'), 'utf8');
+  const pinned = (k: string): string => new RegExp(`^${k}=(.+)$`, 'm').exec(env)?.[1] ?? '?';
+  const commit = sh('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']);
+  const dirty = sh('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no']) !== '';
+  return {
+    backstream: `${commit || '?'}${dirty ? ' (with uncommitted changes)' : ''}`,
+    'Node.js': process.version.slice(1),
+    ...extra,
+    Kafka: pinned('KAFKA_VERSION'),
+    versitygw: pinned('VERSITYGW_VERSION'),
+  };
+}
+
+// ---- docs --------------------------------------------------------------------------------
+
+/** Writes `doc` to `docPath`, formatted by Prettier with the repository's settings if it loads. */
+export async function writeFormatted(docPath: string, doc: string): Promise<void> {
+  let text = doc;
+  try {
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(docPath)) ?? {};
+    text = await prettier.format(text, { ...options, filepath: docPath });
+  } catch (err) {
+    log(`prettier not applied to ${docPath}: ${(err as Error).message}`);
+  }
+  await writeFile(docPath, text);
+  log(`wrote the results into ${docPath}`);
+}
