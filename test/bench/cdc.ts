@@ -35,6 +35,7 @@
  * (services, bucket, topics, consumer groups) is removed when it ends, also on failure or
  * Ctrl-C; --keep leaves the bucket and topics.
  */
+import { parseWriteDoc } from './report-doc';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -160,10 +161,7 @@ function parseArguments(argv: string[]): Args {
       keep: { type: 'boolean', default: false },
     },
   });
-  const given = values['write-doc'];
-  const writeDoc = given === '1' ? 'yes' : given === '0' ? 'no' : given;
-  if (writeDoc !== 'auto' && writeDoc !== 'yes' && writeDoc !== 'no')
-    throw new Error(`--write-doc must be auto, yes (1) or no (0), not ${given}`);
+  const writeDoc = parseWriteDoc(values['write-doc']);
   const mode = values.mode;
   if (mode !== 'both' && mode !== 'max' && mode !== 'rate') throw new Error(`--mode must be both, max or rate`);
   const positiveInt = (name: string, v: string | undefined): number => {

@@ -20,6 +20,7 @@
  * Everything a round creates (processes, copies, restores, buckets, topics, consumer groups)
  * is removed when it ends, also on failure or Ctrl-C; --keep leaves buckets and topics.
  */
+import { parseWriteDoc } from './report-doc';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { lstat, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -98,10 +99,7 @@ function parseArguments(argv: string[]): Args {
       keep: { type: 'boolean', default: false },
     },
   });
-  const given = values['write-doc'];
-  const writeDoc = given === '1' ? 'yes' : given === '0' ? 'no' : given;
-  if (writeDoc !== 'auto' && writeDoc !== 'yes' && writeDoc !== 'no')
-    throw new Error(`--write-doc must be auto, yes (1) or no (0), not ${given}`);
+  const writeDoc = parseWriteDoc(values['write-doc']);
   const args: Args = {
     mib: Number(values.mib),
     rounds: Number(values.rounds),
