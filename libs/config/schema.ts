@@ -46,6 +46,16 @@ export interface BackstreamConfig {
     maxInFlightBytes: number;
     shutdownTimeoutMs: number;
   };
+  encryption: { masterKey: string; masterKeyFile: string };
+  ledger: {
+    signingKey: string;
+    signingKeyFile: string;
+    publicKey: string;
+    publicKeyFile: string;
+    sequencerGroupId: string;
+    transactionTimeoutMs: number;
+  };
+  objectLock: { mode: '' | 'GOVERNANCE' | 'COMPLIANCE'; retentionDays: number; extendDays: number };
 }
 
 const KiB = 1024;
@@ -359,6 +369,80 @@ export const configSchema: Schema<BackstreamConfig> = {
       format: 'positive-int',
       default: 10000,
       env: 'BACKSTREAM_CHANGES_SHUTDOWN_TIMEOUT_MS',
+    },
+  },
+  encryption: {
+    masterKey: {
+      doc: 'Repository master key: 32 random bytes as 64 hex digits or base64 (`backstream key generate` makes one). Empty, with masterKeyFile empty: the repository is not encrypted. Blocks, file lists and manifests are encrypted with keys derived from it; lose it and the backups are lost.',
+      format: String,
+      default: '',
+      sensitive: true,
+      env: 'BACKSTREAM_ENCRYPTION_MASTER_KEY',
+    },
+    masterKeyFile: {
+      doc: 'File holding the repository master key (a mounted secret), instead of masterKey.',
+      format: String,
+      default: '',
+      env: 'BACKSTREAM_ENCRYPTION_MASTER_KEY_FILE',
+    },
+  },
+  ledger: {
+    signingKey: {
+      doc: 'Ed25519 private key that signs ledger records and checkpoints (only the archiver needs it): PKCS#8 PEM, or the 32-byte seed as hex or base64 (`backstream ledger keygen`). Empty: the archiver refuses to start.',
+      format: String,
+      default: '',
+      sensitive: true,
+      env: 'BACKSTREAM_LEDGER_SIGNING_KEY',
+    },
+    signingKeyFile: {
+      doc: 'File holding the ledger signing key, instead of signingKey.',
+      format: String,
+      default: '',
+      env: 'BACKSTREAM_LEDGER_SIGNING_KEY_FILE',
+    },
+    publicKey: {
+      doc: 'Ed25519 public key that ledger signatures are checked against (what auditors hold): SPKI PEM, or 32 bytes as hex or base64. Empty: derived from signingKey when that is set.',
+      format: String,
+      default: '',
+      env: 'BACKSTREAM_LEDGER_PUBLIC_KEY',
+    },
+    publicKeyFile: {
+      doc: 'File holding the ledger public key, instead of publicKey.',
+      format: String,
+      default: '',
+      env: 'BACKSTREAM_LEDGER_PUBLIC_KEY_FILE',
+    },
+    sequencerGroupId: {
+      doc: 'Consumer group of the ledger sequencer (one active member among the archivers); empty: <kafka.topicPrefix>ledger-sequencer. Its transactional id is derived from it.',
+      format: String,
+      default: '',
+      env: 'BACKSTREAM_LEDGER_SEQUENCER_GROUP_ID',
+    },
+    transactionTimeoutMs: {
+      doc: 'Kafka transaction timeout of the ledger sequencer: a sequencer killed mid-append holds back ledger readers for at most this long.',
+      format: 'positive-int',
+      default: 15000,
+      env: 'BACKSTREAM_LEDGER_TRANSACTION_TIMEOUT_MS',
+    },
+  },
+  objectLock: {
+    mode: {
+      doc: 'S3 Object Lock mode for every block, file list, manifest and ledger mirror object: GOVERNANCE, COMPLIANCE, or empty for none. The bucket must have Object Lock enabled (`backstream init` creates it so when this is set).',
+      format: ['', 'GOVERNANCE', 'COMPLIANCE'],
+      default: '',
+      env: 'BACKSTREAM_OBJECT_LOCK_MODE',
+    },
+    retentionDays: {
+      doc: 'Days each object stays locked after the last snapshot that uses it was written; with mode set, at least 1.',
+      format: 'nat',
+      default: 0,
+      env: 'BACKSTREAM_OBJECT_LOCK_RETENTION_DAYS',
+    },
+    extendDays: {
+      doc: 'Slack added when a lock is set or extended, so that a block reused by every backup has its lock extended at most once per this many days.',
+      format: 'nat',
+      default: 7,
+      env: 'BACKSTREAM_OBJECT_LOCK_EXTEND_DAYS',
     },
   },
 };

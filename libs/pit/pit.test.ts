@@ -344,6 +344,7 @@ describe('restoreAt', () => {
       head: (k) => repo.store.head(k),
       delete: (k) => repo.store.delete(k),
       list: (p) => repo.store.list(p),
+      keepLocked: (i) => repo.store.keepLocked(i),
       get: async (key) => {
         if (!key.startsWith('blocks/')) return repo.store.get(key);
         inFlight += 1;

@@ -253,6 +253,9 @@ class CountingStore implements ObjectStore {
   list(prefix: string): AsyncIterable<ObjectInfo> {
     return this.inner.list(prefix);
   }
+  keepLocked(info: ObjectInfo): Promise<void> {
+    return this.inner.keepLocked(info);
+  }
 }
 
 /** Content, kind, size, mode, symlink target and mtime to the millisecond, path by path. */

@@ -32,4 +32,8 @@ export class MemoryObjectStore implements ObjectStore {
       if (key.startsWith(prefix)) yield { key, size: body.length };
     }
   }
+
+  keepLocked(_info: ObjectInfo): Promise<void> {
+    return Promise.resolve();
+  }
 }

@@ -5,6 +5,8 @@
 export interface ObjectInfo {
   key: string;
   size: number;
+  /** When the object is under S3 Object Lock: the date its retention ends. */
+  retainUntil?: Date;
 }
 
 export interface PutOptions {
@@ -24,4 +26,9 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined>;
   delete(key: string): Promise<void>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * Called when a new snapshot reuses a stored object (as `head` returned it): makes sure
+   * it stays locked as long as one written now would. A no-op without Object Lock.
+   */
+  keepLocked(info: ObjectInfo): Promise<void>;
 }

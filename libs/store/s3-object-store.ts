@@ -103,4 +103,8 @@ export class S3ObjectStore implements ObjectStore {
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);
   }
+
+  keepLocked(_info: ObjectInfo): Promise<void> {
+    return Promise.resolve();
+  }
 }
