@@ -159,7 +159,21 @@ start_kafka() {
   log "kafka ${KAFKA_VERSION} started on 127.0.0.1:${kafka_port} (pid $!)"
 }
 
+# A development ledger signing key (the archiver signs the ledger), made once per state
+# folder. Production keys come from a secret: see docs/audit.md.
+dev_signing_key() {
+  local key=$state/ledger-signing.key
+  if [ ! -s "$key" ]; then
+    mkdir -p "$state"
+    (umask 077 && node -e "process.stdout.write(require('crypto').generateKeyPairSync('ed25519').privateKey.export({type:'pkcs8',format:'pem'}))" >"$key.tmp") \
+      && mv "$key.tmp" "$key"
+  fi
+  echo "$key"
+}
+
 print_env() {
+  local signing_key
+  signing_key=$(dev_signing_key)
   cat <<EOF
 export BACKSTREAM_KAFKA_BROKERS=127.0.0.1:${kafka_port}
 export BACKSTREAM_S3_ENDPOINT=http://127.0.0.1:${s3_port}
@@ -168,6 +182,7 @@ export BACKSTREAM_S3_ACCESS_KEY_ID=${s3_access_key}
 export BACKSTREAM_S3_SECRET_ACCESS_KEY=${s3_secret_key}
 export BACKSTREAM_S3_FORCE_PATH_STYLE=true
 export BACKSTREAM_S3_BUCKET=backstream
+export BACKSTREAM_LEDGER_SIGNING_KEY_FILE=${signing_key}
 EOF
 }
 

@@ -12,7 +12,7 @@ import {
   topicName,
   type ProgressEvent,
 } from '../events';
-import { LedgerWriter } from '../ledger';
+import { LedgerWriter, runLedgerSequencer, type LedgerSigningKey } from '../ledger';
 import type { Logger } from '../log';
 import type { ObjectStore } from '../store';
 import { ArchiverPartition } from './archiver-partition';
@@ -35,6 +35,8 @@ export interface ArchiverServiceOptions {
   config: BackstreamConfig;
   store: ObjectStore;
   encoder: BlockEncoder;
+  /** Signs the ledger: the archiver runs the ledger sequencer. */
+  signer: LedgerSigningKey;
   logger: Logger;
 }
 
@@ -70,7 +72,8 @@ async function followLedger(
     startOffsets: new Map(starts.map((s) => [s.partition, s.offset === '-1' ? '9223372036854775807' : s.offset])),
     onMessage: (_p, message) => {
       try {
-        index.add(decodeLedgerRecord(message));
+        const item = decodeLedgerRecord(message);
+        if (item) index.add(item);
       } catch (err) {
         logger.warn({ offset: message.offset, err: describeError(err) }, 'ignoring an invalid ledger record');
       }
@@ -85,7 +88,14 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
   const progressTopic = topicName(config, 'progress');
   const deadLetterTopic = topicName(config, 'dead-letters');
   const { index, reader } = await followLedger(kafka, config, logger);
-  const writer = new LedgerWriter(producer, topicName(config, 'ledger'));
+  const sequencer = await runLedgerSequencer({
+    kafka,
+    config,
+    store: options.store,
+    signer: options.signer,
+    logger,
+  });
+  const writer = new LedgerWriter(producer, topicName(config, 'ledger-intents'));
   const ledger = indexedLedger(index, writer);
   const committed: string[] = [];
   const partitions = new Map<number, ArchiverPartition>();
@@ -174,6 +184,7 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
     committed,
     stop: async () => {
       await consumer.disconnect();
+      await sequencer.stop();
       await reader.stop();
     },
   };

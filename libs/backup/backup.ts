@@ -5,12 +5,13 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
 import { EventPublisher, readTopic, type TopicReader } from '../bus';
-import { chunkStream, type ChunkingParams } from '../chunking';
+import { chunkStream, type ChunkingParams, type GearTable } from '../chunking';
 import type { BackstreamConfig } from '../config';
 import { BackstreamError, describeError, withTimeout } from '../errors';
 import {
   FILE_PART_MAX_CHUNKS,
   decodeJson,
+  decodeLedgerRecord,
   encodeChunk,
   encodeJson,
   topicName,
@@ -18,7 +19,7 @@ import {
   type FileEvent,
   type SnapshotCommitRecord,
 } from '../events';
-import { latestSnapshot } from '../ledger';
+import { TopicLedgerSource, latestSnapshot } from '../ledger';
 import type { Logger } from '../log';
 import { fileEntries, metadataDecoder, readManifest } from '../manifest';
 import { ChunkSender } from '../pipeline';
@@ -38,6 +39,8 @@ export interface BackupDeps {
   producer: Producer;
   config: BackstreamConfig;
   store: ObjectStore;
+  /** The repository's gear table: cut points are keyed per repository when it is encrypted. */
+  gear: GearTable;
   logger: Logger;
   onProgress?(progress: BackupProgress): void;
 }
@@ -134,7 +137,7 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
     maxInFlightBytes: config.producer.maxInFlightBytes,
   });
 
-  const parentEntry = await latestSnapshot(kafka, topics.ledger, options.source);
+  const parentEntry = await latestSnapshot(new TopicLedgerSource(kafka, topics.ledger), options.source);
   const decoder = metadataDecoder(config.chunking.maxSize);
   let parentCursor = new ParentCursor(undefined);
   if (parentEntry) {
@@ -218,8 +221,8 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
       stopAtEnd: false,
       onMessage: (_p, message) => {
         try {
-          const { event } = decodeJson(message, ['snapshot-commit']);
-          if (event.snapshotId === snapshotId) settle.resolve(event);
+          const item = decodeLedgerRecord(message);
+          if (item?.type === 'snapshot-commit' && item.record.snapshotId === snapshotId) settle.resolve(item.record);
         } catch {
           // Not ours to judge here: `ledger verify` reports invalid records.
         }
@@ -309,7 +312,7 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
     let part = 0;
     let size = 0;
     const stream = createReadStream(entry.absPath, { highWaterMark: 1024 * 1024 });
-    for await (const chunk of chunkStream(stream as AsyncIterable<Buffer>, params)) {
+    for await (const chunk of chunkStream(stream as AsyncIterable<Buffer>, params, { gear: deps.gear })) {
       fileHash.update(chunk.data);
       size += chunk.length;
       progress.readBytes += chunk.length;

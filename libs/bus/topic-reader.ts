@@ -73,6 +73,22 @@ export async function readTopic(kafka: Kafka, options: TopicReaderOptions): Prom
     await consumer.disconnect().catch(() => undefined);
     resolveDone();
   };
+  /** True when reading to the end is what stops the reader now. */
+  const reached = (partition: number, offset: string): boolean => {
+    if (!pendingEnd.has(partition) || BigInt(offset) + 1n < (endOf.get(partition) ?? 0n)) return false;
+    pendingEnd.delete(partition);
+    if (pendingEnd.size > 0) return false;
+    resolveCaughtUp();
+    return options.stopAtEnd;
+  };
+  // A partition written in transactions (the ledger) ends with a commit marker that is never
+  // handed to eachMessage; the batch's last offset, which kafkajs reports after the batch's
+  // messages were handled, includes it.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (!stopping && reached(payload.partition, payload.lastOffset)) {
+      setImmediate(() => void stop());
+    }
+  });
   await consumer.connect();
   await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
   await consumer.run({
@@ -86,13 +102,7 @@ export async function readTopic(kafka: Kafka, options: TopicReaderOptions): Prom
         rejectDone(err);
         stopNow = true;
       }
-      if (pendingEnd.has(partition) && BigInt(message.offset) + 1n >= (endOf.get(partition) ?? 0n)) {
-        pendingEnd.delete(partition);
-        if (pendingEnd.size === 0) {
-          resolveCaughtUp();
-          if (options.stopAtEnd) stopNow = true;
-        }
-      }
+      if (reached(partition, message.offset)) stopNow = true;
       if (stopNow) setImmediate(() => void stop());
     },
   });

@@ -17,7 +17,24 @@ export type ErrorCode =
   | 'SNAPSHOT_NOT_FOUND'
   | 'SOURCE_UNREADABLE'
   | 'TARGET_UNSAFE'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  | 'ENCRYPTION_KEY_REQUIRED'
+  | 'WRONG_KEY'
+  | 'ENCRYPTION_NOT_INITIALISED'
+  | 'REPOSITORY_NOT_EMPTY'
+  | 'REPOSITORY_KEYS_INVALID'
+  | 'OBJECT_DECRYPT_FAILED'
+  | 'LEDGER_INCONSISTENT'
+  | 'LEDGER_MIRROR_CORRUPT'
+  | 'LEDGER_MIRROR_CONFLICT'
+  | 'PROOF_INVALID';
+
+/**
+ * The codes of a ConfigError: CONFIG_INVALID, or a finer one when the master key does not
+ * fit the repository (all exit 2 in the CLI, like any setting to fix).
+ */
+export type ConfigErrorCode =
+  'CONFIG_INVALID' | 'ENCRYPTION_KEY_REQUIRED' | 'WRONG_KEY' | 'ENCRYPTION_NOT_INITIALISED' | 'REPOSITORY_NOT_EMPTY';
 
 export interface BackstreamErrorOptions {
   retriable: boolean;
@@ -42,8 +59,8 @@ export class BackstreamError extends Error {
 /** Invalid settings: the key, what was expected and why. Never retriable. */
 export class ConfigError extends BackstreamError {
   readonly key: string | undefined;
-  constructor(message: string, options: { key?: string; hint?: string; cause?: unknown } = {}) {
-    super('CONFIG_INVALID', message, { retriable: false, hint: options.hint, cause: options.cause });
+  constructor(message: string, options: { key?: string; hint?: string; cause?: unknown; code?: ConfigErrorCode } = {}) {
+    super(options.code ?? 'CONFIG_INVALID', message, { retriable: false, hint: options.hint, cause: options.cause });
     this.key = options.key;
   }
 }
@@ -66,11 +83,14 @@ export class InvalidEventError extends BackstreamError {
   }
 }
 
-/** A stored block is absent, or does not decode to the bytes its hash names. */
+/**
+ * A stored block is absent, or does not decode to the bytes its hash names
+ * (OBJECT_DECRYPT_FAILED: an encrypted object fails authentication, see libs/crypto).
+ */
 export class BlockError extends BackstreamError {
   readonly key: string;
   constructor(
-    code: 'BLOCK_CORRUPT' | 'BLOCK_MISSING',
+    code: 'BLOCK_CORRUPT' | 'BLOCK_MISSING' | 'OBJECT_DECRYPT_FAILED',
     key: string,
     message: string,
     options: { cause?: unknown } = {},

@@ -168,6 +168,25 @@ const SAMPLES: { [K in JsonEventType]: JsonEventMap[K] } = {
     committedAt: '2024-05-01T10:06:00.000Z',
     manifest: { key: `snapshots/${SNAP}.json`, sha256: HASH, size: 321 },
   },
+  'ledger-record': {
+    seq: 7,
+    prev: HASH,
+    type: 'changes-commit',
+    record: {
+      snapshotId: SNAP,
+      topic: 'crm.changes',
+      partition: 3,
+      fromOffset: '150',
+      toOffset: '199',
+      versions: 50,
+      sources: ['crm.contacts'],
+      minTsMs: null,
+      maxTsMs: null,
+      committedAt: '2024-05-01T10:06:00.000Z',
+      manifest: { key: `snapshots/${SNAP}.json`, sha256: HASH, size: 321 },
+    },
+  },
+  'ledger-checkpoint': { treeSize: 8, root: HASH, time: FINISHED, keyId: '0123456789abcdef' },
 };
 const JSON_TYPES = Object.keys(SAMPLES) as JsonEventType[];
 

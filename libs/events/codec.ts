@@ -6,14 +6,16 @@ import {
   EVENT_TYPES,
   SCHEMA_VERSION,
   chunkMetaSchema,
+  type ChainedLedgerRecord,
   type ChunkEvent,
   type EventType,
   type JsonEventMap,
   type JsonEventType,
+  type LedgerCheckpoint,
   type LedgerRecord,
 } from './schemas';
 
-export const HEADERS = { type: 'bs-type', version: 'bs-version', meta: 'bs-meta' } as const;
+export const HEADERS = { type: 'bs-type', version: 'bs-version', meta: 'bs-meta', signature: 'bs-sig' } as const;
 
 /** A message ready for kafkajs' producer.send. */
 export interface OutgoingMessage {
@@ -122,10 +124,36 @@ export function decodeJson<T extends JsonEventType>(
   return { type, event } as { [K in T]: { type: K; event: JsonEventMap[K] } }[T];
 }
 
-/** Decodes a ledger record: a snapshot commit or a change-batch commit. */
-export function decodeLedgerRecord(message: IncomingMessage): LedgerRecord {
+/**
+ * Decodes a commit intent (topic ledger-intents): a snapshot commit or a change-batch
+ * commit an archiver asks the ledger sequencer to append.
+ */
+export function decodeCommitIntent(message: IncomingMessage): LedgerRecord {
   const decoded = decodeJson(message, ['snapshot-commit', 'changes-commit']);
   return decoded.type === 'snapshot-commit'
     ? { type: decoded.type, record: decoded.event }
     : { type: decoded.type, record: decoded.event };
+}
+
+/** A message of the ledger topic, decoded; `value` is the exact bytes that were signed. */
+export type LedgerMessage =
+  | { kind: 'record'; chained: ChainedLedgerRecord; value: Buffer; signature: string | undefined }
+  | { kind: 'checkpoint'; checkpoint: LedgerCheckpoint; value: Buffer; signature: string | undefined };
+
+/** Decodes a ledger-topic message (signatures are checked by libs/ledger, not here). */
+export function decodeLedgerMessage(message: IncomingMessage): LedgerMessage {
+  const decoded = decodeJson(message, ['ledger-record', 'ledger-checkpoint']);
+  const value = message.value ?? Buffer.alloc(0);
+  const signature = headerString(message.headers, HEADERS.signature);
+  return decoded.type === 'ledger-record'
+    ? { kind: 'record', chained: decoded.event, value, signature }
+    : { kind: 'checkpoint', checkpoint: decoded.event, value, signature };
+}
+
+/** The commit record of a ledger-topic message; undefined for a checkpoint. */
+export function decodeLedgerRecord(message: IncomingMessage): LedgerRecord | undefined {
+  const decoded = decodeLedgerMessage(message);
+  if (decoded.kind === 'checkpoint') return undefined;
+  const c = decoded.chained;
+  return c.type === 'snapshot-commit' ? { type: c.type, record: c.record } : { type: c.type, record: c.record };
 }

@@ -215,6 +215,33 @@ export const changesCommitSchema = z.strictObject({
 });
 export type ChangesCommitRecord = z.infer<typeof changesCommitSchema>;
 
+/**
+ * A record of the ledger topic: a commit record sealed into the hash chain. `seq` numbers
+ * the records from 0 without gaps; `prev` is the RFC 6962 leaf hash of the previous
+ * record's value (64 zeros for seq 0), so the value of every record commits to all before
+ * it. The value's exact bytes are the Merkle leaf; the `bs-sig` header holds the
+ * sequencer's Ed25519 signature over them.
+ */
+export const chainedLedgerRecordSchema = z.discriminatedUnion('type', [
+  z.strictObject({ seq, prev: hash, type: z.literal('snapshot-commit'), record: snapshotCommitSchema }),
+  z.strictObject({ seq, prev: hash, type: z.literal('changes-commit'), record: changesCommitSchema }),
+]);
+export type ChainedLedgerRecord = z.infer<typeof chainedLedgerRecordSchema>;
+
+/**
+ * A signed tree head (topic ledger, and the store mirror): the RFC 6962 Merkle root of the
+ * first `treeSize` records. `time` is event time (the last commit intent's), so that a
+ * sequencer replaying after a crash writes the same bytes. `keyId`: the first 8 bytes of
+ * the SHA-256 of the raw public key, hex.
+ */
+export const ledgerCheckpointSchema = z.strictObject({
+  treeSize: size,
+  root: hash,
+  time: z.iso.datetime(),
+  keyId: z.string().regex(/^[0-9a-f]{16}$/, 'a 16-digit hex key id'),
+});
+export type LedgerCheckpoint = z.infer<typeof ledgerCheckpointSchema>;
+
 /** Every event type: the value of the bs-type header, its topic and its schema. */
 export const EVENT_TYPES = {
   chunk: { topic: 'chunks', schema: chunkMetaSchema },
@@ -224,10 +251,12 @@ export const EVENT_TYPES = {
   file: { topic: 'progress', schema: fileSchema },
   'snapshot-sealed': { topic: 'progress', schema: snapshotSealedSchema },
   'snapshot-failed': { topic: 'progress', schema: snapshotFailedSchema },
-  'snapshot-commit': { topic: 'ledger', schema: snapshotCommitSchema },
+  'snapshot-commit': { topic: 'ledger-intents', schema: snapshotCommitSchema },
   change: { topic: 'progress', schema: changeVersionSchema },
   'changes-sealed': { topic: 'progress', schema: changesSealedSchema },
-  'changes-commit': { topic: 'ledger', schema: changesCommitSchema },
+  'changes-commit': { topic: 'ledger-intents', schema: changesCommitSchema },
+  'ledger-record': { topic: 'ledger', schema: chainedLedgerRecordSchema },
+  'ledger-checkpoint': { topic: 'ledger', schema: ledgerCheckpointSchema },
 } as const;
 export type EventType = keyof typeof EVENT_TYPES;
 
@@ -243,6 +272,8 @@ export interface JsonEventMap {
   change: ChangeVersionEvent;
   'changes-sealed': ChangesSealedEvent;
   'changes-commit': ChangesCommitRecord;
+  'ledger-record': ChainedLedgerRecord;
+  'ledger-checkpoint': LedgerCheckpoint;
 }
 export type JsonEventType = keyof JsonEventMap;
 export type ProgressEvent =
@@ -254,6 +285,6 @@ export type ProgressEvent =
   | { type: 'change'; event: ChangeVersionEvent }
   | { type: 'changes-sealed'; event: ChangesSealedEvent };
 
-/** What the ledger holds: snapshot commits and change-batch commits. */
+/** What the ledger commits: snapshot commits and change-batch commits. */
 export type LedgerRecord =
   { type: 'snapshot-commit'; record: SnapshotCommitRecord } | { type: 'changes-commit'; record: ChangesCommitRecord };

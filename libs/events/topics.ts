@@ -9,11 +9,14 @@ import type { BackstreamConfig } from '../config';
  * - progress:     everything the archiver needs about a snapshot — files, seal, verified
  *                 and corrupt chunks, failure — keyed by snapshot id so one snapshot's
  *                 events share one partition, in order
- * - ledger:       the commit records: one partition (a total order auditors replay),
- *                 kept forever, never compacted
+ * - ledger-intents: commit records the archivers ask to append; one partition, read by
+ *                 the one active ledger sequencer
+ * - ledger:       the commit records, hash-chained and signed by the sequencer, with signed
+ *                 Merkle checkpoints: one partition (a total order auditors replay), kept
+ *                 forever, never compacted
  * - dead-letters: events no service could parse or accept, with the reason
  */
-export type TopicRole = 'chunks' | 'stored' | 'progress' | 'ledger' | 'dead-letters';
+export type TopicRole = 'chunks' | 'stored' | 'progress' | 'ledger-intents' | 'ledger' | 'dead-letters';
 
 export interface TopicDefinition {
   role: TopicRole;
@@ -39,7 +42,7 @@ export function topicName(config: BackstreamConfig, role: TopicRole): string {
   return `${config.kafka.topicPrefix}${role}`;
 }
 
-export type ConsumerService = 'chunk-worker' | 'verifier' | 'archiver' | 'producer';
+export type ConsumerService = 'chunk-worker' | 'verifier' | 'archiver' | 'producer' | 'ledger-sequencer';
 
 /**
  * The consumer group of a service: the configured one, or derived from the topic prefix.
@@ -51,6 +54,7 @@ export function consumerGroupId(config: BackstreamConfig, service: ConsumerServi
     verifier: config.verifier.groupId,
     archiver: config.archiver.groupId,
     producer: config.changes.groupId,
+    'ledger-sequencer': config.ledger.sequencerGroupId,
   }[service];
   return configured !== '' ? configured : `${config.kafka.topicPrefix}${service}`;
 }
@@ -87,6 +91,16 @@ export function topicDefinitions(config: BackstreamConfig): TopicDefinition[] {
         'max.message.bytes': batchLimit(config),
         'retention.ms': retention(t.retentionDays),
         'cleanup.policy': 'delete',
+      },
+    },
+    {
+      role: 'ledger-intents',
+      name: topicName(config, 'ledger-intents'),
+      partitions: 1,
+      configs: {
+        'retention.ms': retention(t.retentionDays),
+        'cleanup.policy': 'delete',
+        ...(t.replicationFactor >= 3 ? { 'min.insync.replicas': '2' } : {}),
       },
     },
     {

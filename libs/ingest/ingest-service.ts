@@ -1,5 +1,6 @@
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { EventPublisher, readTopic, type TopicReader } from '../bus';
+import type { GearTable } from '../chunking';
 import { requireSettings, type BackstreamConfig } from '../config';
 import { ConfigError, describeError } from '../errors';
 import { HEADERS, consumerGroupId, decodeJson, decodeLedgerRecord, headerString, topicName } from '../events';
@@ -22,6 +23,8 @@ export interface IngestServiceOptions {
   producer: Producer;
   config: BackstreamConfig;
   store: ObjectStore;
+  /** The repository's chunker gear table. */
+  gear: GearTable;
   /** Where claim-check payloads are read (S3StagedObjects over the bucket). */
   staged: StagedObjects;
   logger: Logger;
@@ -61,10 +64,10 @@ async function followLedger(
     // -1: no record at or after the timestamp; start at the end.
     startOffsets: new Map(starts.map((s) => [s.partition, s.offset === '-1' ? '9223372036854775807' : s.offset])),
     onMessage: (_p, message) => {
-      if (headerString(message.headers, HEADERS.type) !== 'changes-commit') return;
+      if (headerString(message.headers, HEADERS.type) !== 'ledger-record') return;
       try {
         const item = decodeLedgerRecord(message);
-        if (item.type === 'changes-commit') watch.add(item.record);
+        if (item?.type === 'changes-commit') watch.add(item.record);
       } catch (err) {
         logger.warn({ offset: message.offset, err: describeError(err) }, 'ignoring an invalid ledger record');
       }
@@ -185,6 +188,7 @@ export async function runIngest(options: IngestServiceOptions): Promise<RunningI
         maxQueuedBytes: Math.max(MiB, config.changes.maxValueBytes),
         parse,
         chunking: config.chunking,
+        gear: options.gear,
         topics,
         store,
         staged,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KafkaMessage, Message } from 'kafkajs';
 import pino from 'pino';
-import type { ChunkingParams } from '../chunking';
+import { defaultGearTable, type ChunkingParams } from '../chunking';
 import {
   DEAD_LETTER_HEADERS,
   HEADERS,
@@ -124,6 +124,7 @@ function harness(over: Partial<PartitionIngestDeps> = {}) {
     maxQueuedBytes: 1024 * 1024,
     parse: { source: 'crm.default' },
     chunking: SMALL,
+    gear: defaultGearTable(),
     topics: T,
     store,
     staged: memoryStagedObjects(store),

@@ -1,6 +1,6 @@
 import type { KafkaMessage, Message } from 'kafkajs';
 import { parseChangeRecord, type ChangeRecord, type ParseOptions } from '../changes';
-import type { ChunkingParams } from '../chunking';
+import type { ChunkingParams, GearTable } from '../chunking';
 import { InvalidEventError, describeError } from '../errors';
 import {
   changeVersionSchema,
@@ -55,6 +55,7 @@ export interface PartitionIngestDeps {
   maxQueuedBytes: number;
   parse: ParseOptions;
   chunking: ChunkingParams;
+  gear: GearTable;
   topics: { chunks: string; stored: string; progress: string; deadLetters: string };
   store: ObjectStore;
   staged: StagedObjects;
@@ -437,7 +438,11 @@ export class PartitionIngest {
     if (record.op === 'delete') return { ...base, chunks: [] };
     const payload = record.payload;
     const chunks: ChunkRef[] = [];
-    for await (const chunk of payloadChunks(payload, { staged: this.deps.staged, chunking: this.deps.chunking })) {
+    for await (const chunk of payloadChunks(payload, {
+      staged: this.deps.staged,
+      chunking: this.deps.chunking,
+      gear: this.deps.gear,
+    })) {
       this.check(epoch);
       chunks.push({ hash: chunk.hash, size: chunk.length });
       const seq = open.batch.claimChunk(chunk.hash);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { inlinePayload, type RefPayload } from '../changes';
-import { chunkStream, type Chunk, type ChunkingParams } from '../chunking';
+import { chunkStream, defaultGearTable, type Chunk, type ChunkingParams } from '../chunking';
 import { pseudoRandomBytes } from '../chunking/pseudo-random';
 import { InvalidEventError } from '../errors';
 import { FILE_PART_MAX_CHUNKS } from '../events';
@@ -46,7 +46,7 @@ function ref(key: string, bytes: Buffer, over: Partial<RefPayload> = {}): RefPay
 async function setup(): Promise<{ store: MemoryObjectStore; deps: Parameters<typeof payloadChunks>[1] }> {
   const store = new MemoryObjectStore();
   await store.put('staging/crm/blob', BYTES);
-  return { store, deps: { staged: memoryStagedObjects(store, 10_000), chunking: SMALL } };
+  return { store, deps: { staged: memoryStagedObjects(store, 10_000), chunking: SMALL, gear: defaultGearTable() } };
 }
 
 describe('payloadChunks', () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ChangePayload, RefPayload } from '../changes';
-import { chunkStream, type Chunk, type ChunkingParams } from '../chunking';
+import { chunkStream, type Chunk, type ChunkingParams, type GearTable } from '../chunking';
 import { InvalidEventError } from '../errors';
 import { FILE_PART_MAX_CHUNKS } from '../events';
 import { ObjectNotFoundError, StoreError, httpStatusOf, type MemoryObjectStore } from '../store';
@@ -66,6 +66,8 @@ export function memoryStagedObjects(store: MemoryObjectStore, pieceSize = 64 * 1
 export interface PayloadChunkingDeps {
   staged: StagedObjects;
   chunking: ChunkingParams;
+  /** The repository's gear table. */
+  gear: GearTable;
 }
 
 async function* single(bytes: Buffer): AsyncGenerator<Buffer> {
@@ -124,7 +126,7 @@ export async function* payloadChunks(payload: ChangePayload, deps: PayloadChunki
     source = checked(payload, stream);
   }
   let count = 0;
-  for await (const chunk of chunkStream(source, deps.chunking)) {
+  for await (const chunk of chunkStream(source, deps.chunking, { gear: deps.gear })) {
     count += 1;
     if (count > FILE_PART_MAX_CHUNKS) {
       throw new InvalidEventError(

@@ -8,3 +8,12 @@ export {
   findSnapshot,
 } from './ledger';
 export type { LedgerEntry, ChangesLedgerEntry, ReplayOptions } from './ledger';
+export { LedgerChain, GENESIS_PREV, ledgerMessage, checkpointValue } from './chain';
+export type { SealedRecord, SealedCheckpoint, SignedValue } from './chain';
+export { MIRROR_PREFIX, mirrorKey, writeMirrorObject, listMirrorKeys, decodeMirrorObject } from './mirror';
+export type { MirrorObject } from './mirror';
+export { TopicLedgerSource, StoreLedgerSource } from './source';
+export type { LedgerSource, LedgerItem } from './source';
+export { runLedgerSequencer } from './sequencer';
+export type { RunningSequencer, LedgerSequencerOptions } from './sequencer';
+export { LedgerSigningKey, LedgerVerifyingKey, keyIdOf, loadSigningKey, loadVerifyingKey } from './signing';

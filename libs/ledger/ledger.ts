@@ -1,13 +1,7 @@
-import type { Kafka, Producer } from 'kafkajs';
-import { readTopic } from '../bus';
-import {
-  decodeLedgerRecord,
-  encodeJson,
-  type ChangesCommitRecord,
-  type LedgerRecord,
-  type SnapshotCommitRecord,
-} from '../events';
-import { BackstreamError, describeError } from '../errors';
+import type { Producer } from 'kafkajs';
+import { encodeJson, type ChangesCommitRecord, type LedgerRecord, type SnapshotCommitRecord } from '../events';
+import { BackstreamError } from '../errors';
+import type { LedgerSource } from './source';
 
 export interface LedgerEntry {
   offset: string;
@@ -19,16 +13,21 @@ export interface ChangesLedgerEntry {
   record: ChangesCommitRecord;
 }
 
-/** Appends commit records to the ledger topic; an append returns once all in-sync replicas have it. */
+/**
+ * Sends commit intents to the ledger-intents topic; the ledger sequencer chains, signs and
+ * appends them to the ledger. A send returns once all in-sync replicas have the intent:
+ * from then on the commit will happen (the sequencer retries until it does), and an
+ * intent sent twice is appended once.
+ */
 export class LedgerWriter {
   constructor(
     private readonly producer: Producer,
-    private readonly topic: string,
+    private readonly intentsTopic: string,
   ) {}
 
   async append(record: SnapshotCommitRecord): Promise<void> {
     await this.producer.send({
-      topic: this.topic,
+      topic: this.intentsTopic,
       acks: -1,
       messages: [encodeJson('snapshot-commit', record, record.snapshotId)],
     });
@@ -36,7 +35,7 @@ export class LedgerWriter {
 
   async appendChanges(record: ChangesCommitRecord): Promise<void> {
     await this.producer.send({
-      topic: this.topic,
+      topic: this.intentsTopic,
       acks: -1,
       messages: [encodeJson('changes-commit', record, record.snapshotId)],
     });
@@ -45,53 +44,47 @@ export class LedgerWriter {
 
 export interface ReplayOptions {
   /** Called for a ledger message that is not a valid commit record; replay skips it. */
-  onInvalid?(offset: string, reason: string): void;
-  /** Start at this offset instead of the beginning. */
-  fromOffset?: string;
+  onInvalid?(at: string, reason: string): void;
 }
 
 /**
  * Replays the ledger from the beginning to its current end, calling `onRecord` for each
- * commit record (of a snapshot or of a change batch) in order. An id seen twice keeps its
- * first record: the first append is the commit; a later duplicate changes nothing.
+ * commit record (of a snapshot or of a change batch) in order; checkpoints are skipped.
+ * An id seen twice keeps its first record. Signatures and the chain are not checked here:
+ * that is `ledger verify` (libs/audit); restores check every byte against its hash.
  */
 export async function replayLedgerRecords(
-  kafka: Kafka,
-  topic: string,
+  source: LedgerSource,
   onRecord: (offset: string, item: LedgerRecord) => void | Promise<void>,
   options: ReplayOptions = {},
 ): Promise<void> {
   const seen = new Set<string>();
-  const reader = await readTopic(kafka, {
-    topic,
-    stopAtEnd: true,
-    ...(options.fromOffset !== undefined ? { startOffsets: new Map([[0, options.fromOffset]]) } : {}),
-    onMessage: async (_partition, message) => {
-      let item: LedgerRecord;
-      try {
-        item = decodeLedgerRecord(message);
-      } catch (err) {
-        options.onInvalid?.(message.offset, describeError(err));
-        return;
-      }
-      if (seen.has(item.record.snapshotId)) return;
-      seen.add(item.record.snapshotId);
-      await onRecord(message.offset, item);
-    },
+  await source.read(async (item) => {
+    if (item.kind === 'invalid') {
+      options.onInvalid?.(item.at, item.reason);
+      return;
+    }
+    if (item.kind === 'checkpoint') return;
+    const { chained } = item;
+    if (seen.has(chained.record.snapshotId)) return;
+    seen.add(chained.record.snapshotId);
+    const record: LedgerRecord =
+      chained.type === 'snapshot-commit'
+        ? { type: chained.type, record: chained.record }
+        : { type: chained.type, record: chained.record };
+    // Read from the store mirror there is no Kafka offset: the sequence number stands in.
+    await onRecord(item.offset ?? `seq ${chained.seq}`, record);
   });
-  await reader.done;
 }
 
 /** Replays the snapshot commit records of the ledger, in order (see replayLedgerRecords). */
 export async function replayLedger(
-  kafka: Kafka,
-  topic: string,
+  source: LedgerSource,
   onEntry: (entry: LedgerEntry) => void | Promise<void>,
   options: ReplayOptions = {},
 ): Promise<void> {
   await replayLedgerRecords(
-    kafka,
-    topic,
+    source,
     (offset, item) => (item.type === 'snapshot-commit' ? onEntry({ offset, record: item.record }) : undefined),
     options,
   );
@@ -99,32 +92,30 @@ export async function replayLedger(
 
 /** Replays the change-batch commit records of the ledger, in order (see replayLedgerRecords). */
 export async function replayChangeCommits(
-  kafka: Kafka,
-  topic: string,
+  source: LedgerSource,
   onEntry: (entry: ChangesLedgerEntry) => void | Promise<void>,
   options: ReplayOptions = {},
 ): Promise<void> {
   await replayLedgerRecords(
-    kafka,
-    topic,
+    source,
     (offset, item) => (item.type === 'changes-commit' ? onEntry({ offset, record: item.record }) : undefined),
     options,
   );
 }
 
 /** The most recent committed snapshot of a source, or undefined. */
-export async function latestSnapshot(kafka: Kafka, topic: string, source: string): Promise<LedgerEntry | undefined> {
+export async function latestSnapshot(ledger: LedgerSource, source: string): Promise<LedgerEntry | undefined> {
   let latest: LedgerEntry | undefined;
-  await replayLedger(kafka, topic, (entry) => {
+  await replayLedger(ledger, (entry) => {
     if (entry.record.source === source) latest = entry;
   });
   return latest;
 }
 
 /** Every committed snapshot in ledger order, optionally of one source. */
-export async function listSnapshots(kafka: Kafka, topic: string, source?: string): Promise<LedgerEntry[]> {
+export async function listSnapshots(ledger: LedgerSource, source?: string): Promise<LedgerEntry[]> {
   const out: LedgerEntry[] = [];
-  await replayLedger(kafka, topic, (entry) => {
+  await replayLedger(ledger, (entry) => {
     if (source === undefined || entry.record.source === source) out.push(entry);
   });
   return out;
@@ -134,8 +125,8 @@ export async function listSnapshots(kafka: Kafka, topic: string, source?: string
  * Resolves "latest" (of a source, or of all) or a snapshot id — or a unique prefix of at
  * least 6 characters — to its ledger entry; throws SNAPSHOT_NOT_FOUND otherwise.
  */
-export async function findSnapshot(kafka: Kafka, topic: string, ref: string, source?: string): Promise<LedgerEntry> {
-  const all = await listSnapshots(kafka, topic, source);
+export async function findSnapshot(ledger: LedgerSource, ref: string, source?: string): Promise<LedgerEntry> {
+  const all = await listSnapshots(ledger, source);
   if (ref === 'latest') {
     const last = all[all.length - 1];
     if (last) return last;

@@ -147,6 +147,50 @@ describe('ChunkSender', () => {
   });
 });
 
+describe('ChunkSender with Object Lock', () => {
+  it('keeps the lock of a block a new snapshot finds in the store, extending it only when due', async () => {
+    const DAY = 24 * 60 * 60 * 1000;
+    let now = new Date('2026-01-01T00:00:00Z');
+    const objectLock = { mode: 'GOVERNANCE' as const, retentionDays: 30, extendDays: 7 };
+    const store = new MemoryObjectStore({ objectLock, now: () => now });
+    const shared = chunk('in every snapshot', 0);
+    await store.put(blockKey(shared.hash), Buffer.from('block'));
+    const keepLocked = jest.spyOn(store, 'keepLocked');
+    const { publish } = recorder();
+    const sender = new ChunkSender({ store, publisher: { publish }, topics: TOPICS, slots: 1 });
+
+    now = new Date(now.getTime() + DAY);
+    await sender.send(shared);
+    await sender.drain();
+    expect(keepLocked).toHaveBeenCalledTimes(1);
+    expect(store.extensions).toEqual([]);
+
+    now = new Date(now.getTime() + 10 * DAY);
+    await sender.send({ ...shared, seq: 1 });
+    await sender.drain();
+    expect(store.extensions).toEqual([blockKey(shared.hash)]);
+    expect(store.locks.get(blockKey(shared.hash))).toEqual(new Date(now.getTime() + 37 * DAY));
+
+    // A new chunk is not the sender's to lock: the chunk-worker's put does that.
+    await sender.send(chunk('never stored', 2));
+    await sender.drain();
+    expect(keepLocked).toHaveBeenCalledTimes(2);
+  });
+
+  it('fails the chunk when the lock cannot be kept', async () => {
+    const store = new MemoryObjectStore();
+    const there = chunk('stored', 0);
+    await store.put(blockKey(there.hash), Buffer.from('block'));
+    const failure = new StoreError('S3 PUT retention of x failed: AccessDenied (HTTP 403)', { retriable: false });
+    jest.spyOn(store, 'keepLocked').mockRejectedValue(failure);
+    const { publish } = recorder();
+    const sender = new ChunkSender({ store, publisher: { publish }, topics: TOPICS, slots: 1 });
+    await sender.send(there);
+    await expect(sender.drain()).rejects.toBe(failure);
+    expect(publish).not.toHaveBeenCalled();
+  });
+});
+
 describe('Slots', () => {
   it('hands slots out in order of request; a release is counted once', async () => {
     const slots = new Slots(1);

@@ -130,6 +130,8 @@ export class ChunkSender {
       const key = blockKey(hash);
       const existing = await store.head(key);
       if (existing) {
+        // This snapshot shares the block: under Object Lock, it stays locked as long as a new one.
+        await store.keepLocked(existing);
         this.options.onDecided?.('found', chunk);
         await publisher.publish(
           topics.stored,

@@ -28,6 +28,8 @@ export async function verifyStoredChunk(event: ChunkStoredEvent, deps: VerifyChu
     block = await deps.store.get(event.key);
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return corrupt(`block ${event.key} is missing`);
+    // An encrypted block that does not open (tampered, or moved from another name).
+    if (err instanceof BlockError) return corrupt(err.message);
     throw err;
   }
   try {

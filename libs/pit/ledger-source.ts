@@ -1,5 +1,4 @@
-import type { Kafka } from 'kafkajs';
-import { replayChangeCommits, type ChangesLedgerEntry, type ReplayOptions } from '../ledger';
+import { replayChangeCommits, type ChangesLedgerEntry, type LedgerSource, type ReplayOptions } from '../ledger';
 
 /** Thrown into a producer whose consumer stopped pulling, to end it. */
 class PullCancelled extends Error {
@@ -72,9 +71,8 @@ export async function* pullEntries<T>(
 
 /** The ledger's change-batch commit records, in ledger order, replayed to the ledger's current end. */
 export function ledgerChangeCommits(
-  kafka: Kafka,
-  ledgerTopic: string,
+  ledger: LedgerSource,
   options: ReplayOptions = {},
 ): AsyncIterable<ChangesLedgerEntry> {
-  return pullEntries<ChangesLedgerEntry>((push) => replayChangeCommits(kafka, ledgerTopic, push, options));
+  return pullEntries<ChangesLedgerEntry>((push) => replayChangeCommits(ledger, push, options));
 }

@@ -2,7 +2,7 @@ import { createIdempotentProducer, createKafka } from '../bus';
 import { requireSettings, type BackstreamConfig } from '../config';
 import { UnavailableError, describeError } from '../errors';
 import type { Logger } from '../log';
-import { S3ObjectStore, createS3Client } from '../store';
+import { S3ObjectStore, createS3Client, objectLockPolicyOf } from '../store';
 import { ChangePublisher, type ChangePublisherOptions } from './change-publisher';
 
 export interface ConnectOptions extends ChangePublisherOptions {
@@ -29,6 +29,7 @@ export async function connectChangePublisher(
 ): Promise<ConnectedChangePublisher> {
   requireSettings(config, ['kafka.brokers', 's3.bucket']);
   const { logger, clientSuffix = 'publisher', ...publisherOptions } = options;
+  const objectLock = objectLockPolicyOf(config.objectLock);
   const kafka = createKafka(config.kafka, { clientSuffix, ...(logger ? { logger } : {}) });
   const producer = createIdempotentProducer(kafka);
   const s3 = createS3Client(config.s3);
@@ -36,7 +37,7 @@ export async function connectChangePublisher(
     // Checks the options before anything connects.
     const publisher = new ChangePublisher(
       producer,
-      new S3ObjectStore(s3, config.s3.bucket, config.s3.prefix),
+      new S3ObjectStore(s3, config.s3.bucket, config.s3.prefix, { objectLock }),
       publisherOptions,
     );
     try {

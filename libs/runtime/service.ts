@@ -3,9 +3,12 @@ import type { Kafka, Producer } from 'kafkajs';
 import { createIdempotentProducer, createKafka } from '../bus';
 import { requireSettings, type BackstreamConfig } from '../config';
 import { describeError } from '../errors';
-import { ensureTopics } from '../events';
+import { ensureTopics, topicName } from '../events';
+import { StoreLedgerSource, TopicLedgerSource, type LedgerSource } from '../ledger';
 import { createLogger, type Logger } from '../log';
-import { S3ObjectStore, createS3Client, requireBucket, type ObjectStore } from '../store';
+import { GearTable, defaultGearTable } from '../chunking';
+import { EncryptedObjectStore, loadMasterKey, openRepository } from '../crypto';
+import { S3ObjectStore, createS3Client, objectLockPolicyOf, requireBucket, type ObjectStore } from '../store';
 
 /** What every service is built from. */
 export interface ServiceContext {
@@ -16,7 +19,30 @@ export interface ServiceContext {
   /** Connected idempotent producer. */
   producer: Producer;
   s3: S3Client;
+  /** The repository's store: encrypting when the repository is encrypted. */
   store: ObjectStore;
+  /** The repository's chunker gear table (keyed when the repository is encrypted). */
+  gear: GearTable;
+}
+
+export interface RepositoryStore {
+  store: ObjectStore;
+  gear: GearTable;
+  encrypted: boolean;
+}
+
+/**
+ * Opens the repository in the bucket: checks the master key against its key-check object
+ * (a wrong or missing key fails here, before anything is read or written) and wraps the
+ * store so that blocks, file lists and manifests are encrypted with keys derived from it.
+ */
+export async function openRepositoryStore(config: BackstreamConfig, s3: S3Client): Promise<RepositoryStore> {
+  const objectLock = objectLockPolicyOf(config.objectLock);
+  const raw = new S3ObjectStore(s3, config.s3.bucket, config.s3.prefix, { objectLock });
+  const repo = await openRepository(raw, loadMasterKey(config.encryption));
+  return repo.encrypted
+    ? { store: new EncryptedObjectStore(raw, repo.keys), gear: GearTable.fromKey(repo.keys.gearKey), encrypted: true }
+    : { store: raw, gear: defaultGearTable(), encrypted: false };
 }
 
 export interface Stoppable {
@@ -32,8 +58,9 @@ export async function openServiceContext(
   requireSettings(config, ['kafka.brokers', 's3.bucket']);
   const log = logger ?? createLogger(config.log.level, name);
   const kafka = createKafka(config.kafka, { clientSuffix: name, logger: log });
+  const objectLock = objectLockPolicyOf(config.objectLock);
   const s3 = createS3Client(config.s3);
-  await requireBucket(s3, config.s3.bucket);
+  await requireBucket(s3, config.s3.bucket, { objectLock });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -41,17 +68,10 @@ export async function openServiceContext(
   } finally {
     await admin.disconnect();
   }
+  const repository = await openRepositoryStore(config, s3);
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
-  return {
-    name,
-    config,
-    logger: log,
-    kafka,
-    producer,
-    s3,
-    store: new S3ObjectStore(s3, config.s3.bucket, config.s3.prefix),
-  };
+  return { name, config, logger: log, kafka, producer, s3, store: repository.store, gear: repository.gear };
 }
 
 /** What read-only commands (snapshots, ls, restore) need: the ledger and the store. */
@@ -60,18 +80,35 @@ export interface ReaderContext {
   kafka: Kafka;
   s3: S3Client;
   store: ObjectStore;
+  /** The ledger topic, or with `fromStore` its mirror in the store. */
+  ledger: LedgerSource;
   close(): void;
 }
 
-export function openReaderContext(config: BackstreamConfig): ReaderContext {
-  requireSettings(config, ['kafka.brokers', 's3.bucket']);
+export interface ReaderOptions {
+  /** Read the ledger from its store mirror: no Kafka needed. */
+  fromStore?: boolean;
+}
+
+export async function openReaderContext(config: BackstreamConfig, options: ReaderOptions = {}): Promise<ReaderContext> {
+  requireSettings(config, options.fromStore ? ['s3.bucket'] : ['kafka.brokers', 's3.bucket']);
   const kafka = createKafka(config.kafka, { clientSuffix: 'reader', logger: createLogger(config.log.level, 'reader') });
   const s3 = createS3Client(config.s3);
+  let store: ObjectStore;
+  try {
+    ({ store } = await openRepositoryStore(config, s3));
+  } catch (err) {
+    s3.destroy();
+    throw err;
+  }
   return {
     config,
     kafka,
     s3,
-    store: new S3ObjectStore(s3, config.s3.bucket, config.s3.prefix),
+    store,
+    ledger: options.fromStore
+      ? new StoreLedgerSource(store)
+      : new TopicLedgerSource(kafka, topicName(config, 'ledger')),
     close: () => s3.destroy(),
   };
 }

@@ -3,6 +3,7 @@ import { BackstreamError, ConfigError, describeError } from '../../libs/errors';
 import { configCommand } from './commands/config';
 import { doctorCommand } from './commands/doctor';
 import { backupCommand } from './commands/backup';
+import { keyCommand, ledgerCommand } from './commands/ledger';
 import { initCommand, topicsCommand } from './commands/init';
 import { runCommand } from './commands/run';
 import { historyCommand } from './commands/history';
@@ -28,6 +29,8 @@ export function buildProgram(): Command {
   program.addCommand(lsCommand());
   program.addCommand(restoreCommand());
   program.addCommand(historyCommand());
+  program.addCommand(ledgerCommand());
+  program.addCommand(keyCommand());
   program.addCommand(runCommand());
   const override = (cmd: Command): void => {
     cmd.exitOverride();

@@ -12,6 +12,7 @@ export function startProducer(ctx: ServiceContext): Promise<Stoppable> {
     producer: ctx.producer,
     config,
     store: ctx.store,
+    gear: ctx.gear,
     staged: new S3StagedObjects(ctx.s3, config.s3.bucket, config.s3.prefix),
     logger: ctx.logger,
   });

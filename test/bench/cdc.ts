@@ -311,15 +311,15 @@ async function followLedger(
   await consumer.run({
     autoCommit: false,
     eachMessage: ({ message }) => {
-      if (headerString(message.headers, HEADERS.type) !== 'changes-commit') return Promise.resolve();
-      let item: LedgerRecord;
+      if (headerString(message.headers, HEADERS.type) !== 'ledger-record') return Promise.resolve();
+      let item: LedgerRecord | undefined;
       try {
         item = decodeLedgerRecord(message);
       } catch (err) {
         log(`ignoring an invalid ledger record at offset ${message.offset}: ${(err as Error).message}`);
         return Promise.resolve();
       }
-      if (item.type !== 'changes-commit' || item.record.topic !== changeTopic) return Promise.resolve();
+      if (item?.type !== 'changes-commit' || item.record.topic !== changeTopic) return Promise.resolve();
       // As readers do: the first record of an id counts, and each offset once.
       if (seen.has(item.record.snapshotId)) return Promise.resolve();
       seen.add(item.record.snapshotId);

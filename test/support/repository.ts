@@ -50,7 +50,7 @@ export class RepositoryProbe {
   async ledgerRecords(): Promise<SnapshotCommitRecord[]> {
     return (await this.messages('ledger')).flatMap((m) => {
       const item = decodeLedgerRecord(m.message);
-      return item.type === 'snapshot-commit' ? [item.record] : [];
+      return item?.type === 'snapshot-commit' ? [item.record] : [];
     });
   }
 
@@ -58,7 +58,7 @@ export class RepositoryProbe {
   async changeCommits(): Promise<ChangesCommitRecord[]> {
     return (await this.messages('ledger')).flatMap((m) => {
       const item = decodeLedgerRecord(m.message);
-      return item.type === 'changes-commit' ? [item.record] : [];
+      return item?.type === 'changes-commit' ? [item.record] : [];
     });
   }
 

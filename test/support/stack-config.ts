@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type BackstreamConfig } from '../../libs/config';
+import { LedgerSigningKey } from '../../libs/ledger';
 import { endpointsFromEnv } from '../stack/endpoints';
 
 /** A name no other test or run uses: tests isolate themselves by topic prefix and bucket. */
@@ -14,6 +15,9 @@ export function uniqueName(label: string): string {
 export function testConfig(label: string, extraEnv: Record<string, string> = {}): BackstreamConfig {
   return loadConfig({ env: testEnv(label, extraEnv) }).config;
 }
+
+/** One ledger signing key per test process: the archiver refuses to start without one. */
+export const TEST_SIGNING_KEY = LedgerSigningKey.generate();
 
 /** The BACKSTREAM_* environment of testConfig, for processes a test starts. */
 export function testEnv(label: string, extraEnv: Record<string, string> = {}): Record<string, string> {
@@ -31,6 +35,7 @@ export function testEnv(label: string, extraEnv: Record<string, string> = {}): R
     BACKSTREAM_S3_FORCE_PATH_STYLE: 'true',
     BACKSTREAM_S3_BUCKET: name.slice(0, 63),
     BACKSTREAM_LOG_LEVEL: 'warn',
+    BACKSTREAM_LEDGER_SIGNING_KEY: TEST_SIGNING_KEY.exportSeed(),
     ...extraEnv,
   };
 }

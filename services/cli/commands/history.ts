@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { canonicalKey } from '../../../libs/changes';
 import { describeError } from '../../../libs/errors';
-import { topicName } from '../../../libs/events';
 import { metadataDecoder } from '../../../libs/manifest';
 import { dataMembers, keyHistory, ledgerChangeCommits, type HistoryEntry } from '../../../libs/pit';
 import { openReaderContext } from '../../../libs/runtime';
@@ -14,6 +13,7 @@ interface HistoryOptions {
   key: string;
   json?: boolean;
   withData?: boolean;
+  fromStore?: boolean;
 }
 
 /** One version as a JSON line: where it was read, what it is, and with --with-data its payload as native `data`. */
@@ -54,6 +54,7 @@ export function historyCommand(): Command {
     )
     .requiredOption('--source <name>', 'the change source')
     .requiredOption('--key <key>', 'the entity key; a JSON object key in any spelling ({"id": 1} is {"id":1})')
+    .option('--from-store', 'read the ledger from its mirror in the store (when the ledger topic is gone)')
     .option('--json', 'one JSON line per version')
     .option('--with-data', "fetch and verify each version's payload, and show it")
     .action(async function (this: Command, opts: HistoryOptions) {
@@ -64,10 +65,10 @@ export function historyCommand(): Command {
         this.error(`error: --key: ${describeError(err)}`, { exitCode: 2, code: 'backstream.usage' });
       }
       const { config } = loadCommandConfig(this);
-      const ctx = openReaderContext(config);
+      const ctx = await openReaderContext(config, { fromStore: opts.fromStore });
       try {
         const run = keyHistory(
-          ledgerChangeCommits(ctx.kafka, topicName(config, 'ledger')),
+          ledgerChangeCommits(ctx.ledger),
           { source: opts.source, key, withData: opts.withData === true },
           {
             store: ctx.store,

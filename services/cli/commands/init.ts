@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { createKafka } from '../../../libs/bus';
 import { requireSettings } from '../../../libs/config';
 import { ensureTopics } from '../../../libs/events';
-import { createS3Client, ensureBucket } from '../../../libs/store';
+import { initRepositoryKeys, loadMasterKey, openRepository } from '../../../libs/crypto';
+import { S3ObjectStore, createS3Client, ensureBucket, objectLockPolicyOf } from '../../../libs/store';
 import { loadCommandConfig, printJson } from '../context';
 
 export function initCommand(): Command {
@@ -12,15 +13,25 @@ export function initCommand(): Command {
     .action(async function (this: Command, opts: { json?: boolean }) {
       const { config } = loadCommandConfig(this);
       requireSettings(config, ['kafka.brokers', 's3.bucket']);
+      const objectLock = objectLockPolicyOf(config.objectLock);
       const s3 = createS3Client(config.s3);
       const admin = createKafka(config.kafka, { clientSuffix: 'init' }).admin();
       try {
-        const bucketCreated = await ensureBucket(s3, config.s3.bucket);
+        const bucketCreated = await ensureBucket(s3, config.s3.bucket, { objectLock });
+        // With a master key: create the key-check object (or check the key against it).
+        // Without: fail if the repository is encrypted, before anything else is done.
+        const raw = new S3ObjectStore(s3, config.s3.bucket, config.s3.prefix, { objectLock });
+        const masterKey = loadMasterKey(config.encryption);
+        const encryption = masterKey ? await initRepositoryKeys(raw, masterKey) : 'none';
+        if (!masterKey) await openRepository(raw, undefined);
         await admin.connect();
         const topics = await ensureTopics(admin, config);
-        if (opts.json) printJson({ bucket: config.s3.bucket, bucketCreated, topics });
+        if (opts.json) printJson({ bucket: config.s3.bucket, bucketCreated, encryption, topics });
         else {
           process.stdout.write(`bucket ${config.s3.bucket}: ${bucketCreated ? 'created' : 'exists'}\n`);
+          process.stdout.write(
+            `encryption: ${{ none: 'none (no encryption.masterKey)', created: 'initialised with the master key', exists: 'the master key matches' }[encryption]}\n`,
+          );
           for (const t of topics)
             process.stdout.write(`topic ${t.topic}: ${t.action}${t.warnings.map((w) => `; ${w}`).join('')}\n`);
         }

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { Producer } from 'kafkajs';
 import { createIdempotentProducer } from '../../../libs/bus';
-import { topicDefinitions, topicName } from '../../../libs/events';
+import { topicDefinitions } from '../../../libs/events';
 import { findSnapshot, listSnapshots } from '../../../libs/ledger';
 import { fileEntries, metadataDecoder, readManifest } from '../../../libs/manifest';
 import {
@@ -28,11 +28,12 @@ export function snapshotsCommand(): Command {
   return new Command('snapshots')
     .description('list committed snapshots, replayed from the ledger')
     .option('--source <name>', 'only this source')
+    .option('--from-store', 'read the ledger from its mirror in the store (when the ledger topic is gone)')
     .option('--json', 'one JSON line per snapshot (the ledger record)')
-    .action(async function (this: Command, opts: { source?: string; json?: boolean }) {
-      const ctx = openReaderContext(loadCommandConfig(this).config);
+    .action(async function (this: Command, opts: { source?: string; json?: boolean; fromStore?: boolean }) {
+      const ctx = await openReaderContext(loadCommandConfig(this).config, { fromStore: opts.fromStore });
       try {
-        const entries = await listSnapshots(ctx.kafka, topicName(ctx.config, 'ledger'), opts.source);
+        const entries = await listSnapshots(ctx.ledger, opts.source);
         if (opts.json) for (const e of entries) printJson({ ledgerOffset: e.offset, ...e.record });
         else {
           process.stdout.write(
@@ -56,16 +57,17 @@ export function lsCommand(): Command {
     .argument('<snapshot>', 'snapshot id (or a unique prefix of 6+ characters) or "latest"')
     .argument('[path]', 'only entries at or below this path')
     .option('--source <name>', 'with "latest": the latest of this source')
+    .option('--from-store', 'read the ledger from its mirror in the store (when the ledger topic is gone)')
     .option('--json', 'one JSON line per entry')
     .action(async function (
       this: Command,
       ref: string,
       path: string | undefined,
-      opts: { source?: string; json?: boolean },
+      opts: { source?: string; json?: boolean; fromStore?: boolean },
     ) {
-      const ctx = openReaderContext(loadCommandConfig(this).config);
+      const ctx = await openReaderContext(loadCommandConfig(this).config, { fromStore: opts.fromStore });
       try {
-        const { record } = await findSnapshot(ctx.kafka, topicName(ctx.config, 'ledger'), ref, opts.source);
+        const { record } = await findSnapshot(ctx.ledger, ref, opts.source);
         const decoder = metadataDecoder(ctx.config.chunking.maxSize);
         const manifest = await readManifest(ctx.store, decoder, record.manifest);
         const prefix = path?.replace(/^\.?\/+|\/+$/g, '') ?? '';
@@ -109,6 +111,7 @@ export function restoreCommand(): Command {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
+    .option('--from-store', 'read the ledger from its mirror in the store (when the ledger topic is gone)')
     .option('--json', 'JSON lines: progress every second, then a summary')
     .action(async function (this: Command, ref: string | undefined, opts: RestoreOptions) {
       if (opts.at !== undefined) {
@@ -132,6 +135,7 @@ interface RestoreOptions {
   json?: boolean;
   at?: string;
   format?: PitFormat;
+  fromStore?: boolean;
 }
 
 /** A usage error: printed as commander prints its own, exit code 2. */
@@ -140,9 +144,9 @@ function usageError(command: Command, message: string): never {
 }
 
 async function restoreSnapshotCommand(command: Command, ref: string, opts: RestoreOptions): Promise<void> {
-  const ctx = openReaderContext(loadCommandConfig(command).config);
+  const ctx = await openReaderContext(loadCommandConfig(command).config, { fromStore: opts.fromStore });
   try {
-    const { record } = await findSnapshot(ctx.kafka, topicName(ctx.config, 'ledger'), ref, opts.source);
+    const { record } = await findSnapshot(ctx.ledger, ref, opts.source);
     const bar = terminalProgressBar(
       '[{bar}] {percentage}% | {files} files | {value}/{total} MiB | {skipped} already correct | {rate} MB/s',
       opts.json,
@@ -216,7 +220,7 @@ async function restoreAtMoment(command: Command, ref: string | undefined, opts: 
   if (topic !== undefined && topicDefinitions(config).some((t) => t.name === topic))
     usageError(command, `--target kafka:${topic} is one of backstream's own topics; restore into a topic of yours`);
 
-  const ctx = openReaderContext(config);
+  const ctx = await openReaderContext(config, { fromStore: opts.fromStore });
   let producer: Producer | undefined;
   try {
     let sink: RecordSink;
@@ -245,17 +249,12 @@ async function restoreAtMoment(command: Command, ref: string | undefined, opts: 
         });
       }
     };
-    const result = await restoreAt(
-      ledgerChangeCommits(ctx.kafka, topicName(config, 'ledger')),
-      { source, atMs: at.ms, format },
-      sink,
-      {
-        store: ctx.store,
-        decoder: metadataDecoder(config.chunking.maxSize),
-        concurrency: config.store.concurrency,
-        onProgress,
-      },
-    ).finally(() => bar?.stop());
+    const result = await restoreAt(ledgerChangeCommits(ctx.ledger), { source, atMs: at.ms, format }, sink, {
+      store: ctx.store,
+      decoder: metadataDecoder(config.chunking.maxSize),
+      concurrency: config.store.concurrency,
+      onProgress,
+    }).finally(() => bar?.stop());
     const atText = new Date(at.ms).toISOString();
     const mbps = result.elapsedMs > 0 ? result.bytes / 1e6 / (result.elapsedMs / 1000) : 0;
     if (opts.json) {

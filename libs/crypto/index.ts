@@ -1,0 +1,14 @@
+export { loadMasterKey, generateMasterKey, MASTER_KEY_BYTES, type ReadFile } from './master-key';
+export { RepositoryKeys, REPOSITORY_ID_BYTES } from './repository-keys';
+export { sealEnvelope, openEnvelope, ENVELOPE_OVERHEAD } from './envelope';
+export { EncryptedObjectStore, PLAINTEXT_PREFIXES } from './encrypted-object-store';
+export {
+  openRepository,
+  initRepositoryKeys,
+  readKeyCheckObject,
+  KEY_CHECK_OBJECT,
+  DATA_PREFIXES,
+  type KeyCheckObject,
+  type OpenedRepository,
+} from './key-check';
+export { RepositoryKeyError, RepositoryKeysInvalidError, ObjectDecryptError } from './errors';

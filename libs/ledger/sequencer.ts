@@ -1,0 +1,195 @@
+import type { Batch, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { BackstreamConfig } from '../config';
+import { InvalidEventError, describeError } from '../errors';
+import { consumerGroupId, deadLetter, decodeCommitIntent, topicName, type OutgoingMessage } from '../events';
+import type { Logger } from '../log';
+import type { ObjectStore } from '../store';
+import { LedgerChain, ledgerMessage, type SealedRecord } from './chain';
+import { writeMirrorObject } from './mirror';
+import type { LedgerSigningKey } from './signing';
+import { TopicLedgerSource } from './source';
+
+/** Records per seal: bounds a mirror object (records are ~1 KiB) and a transaction. */
+const MAX_RECORDS_PER_SEAL = 500;
+
+export interface LedgerSequencerOptions {
+  kafka: Kafka;
+  config: BackstreamConfig;
+  store: ObjectStore;
+  signer: LedgerSigningKey;
+  logger: Logger;
+}
+
+export interface RunningSequencer {
+  /** Records this instance appended, in order (for tests and logs). */
+  appended: string[];
+  stop(): Promise<void>;
+}
+
+/** What the active sequencer holds: its fenced transactional producer and the chain's head. */
+interface Active {
+  producer: Producer;
+  chain: LedgerChain;
+  /** Records after the last checkpoint (normally none: every seal ends with one). */
+  unsealed: SealedRecord[];
+  sealedSize: number;
+}
+
+/**
+ * Rebuilds the chain from the ledger topic. Records without a valid signature (someone with
+ * write access to Kafka) are skipped: they are not part of the chain, and `ledger verify`
+ * names them. A validly signed record that does not continue the chain stops the sequencer.
+ */
+async function rebuildChain(options: LedgerSequencerOptions): Promise<Omit<Active, 'producer'>> {
+  const { kafka, config, signer, logger } = options;
+  const chain = new LedgerChain();
+  let unsealed: SealedRecord[] = [];
+  let sealedSize = 0;
+  await new TopicLedgerSource(kafka, topicName(config, 'ledger')).read((item) => {
+    if (item.kind === 'invalid') {
+      logger.warn({ at: item.at, reason: item.reason }, 'ledger: skipping a message that is not a ledger record');
+      return;
+    }
+    if (!signer.verifying.verify(item.value, item.signature)) {
+      logger.warn({ at: item.at }, 'ledger: skipping a message whose signature does not verify');
+      return;
+    }
+    if (item.kind === 'checkpoint') {
+      if (item.checkpoint.treeSize === chain.size) {
+        sealedSize = chain.size;
+        unsealed = [];
+      }
+      return;
+    }
+    chain.accept(item.value, item.chained, item.at);
+    unsealed.push({ chained: item.chained, value: item.value, signature: item.signature ?? '' });
+  });
+  return { chain, unsealed, sealedSize };
+}
+
+/**
+ * The ledger's one writer. Archivers send commit intents to the ledger-intents topic (one
+ * partition); every archiver process runs a sequencer in one consumer group, so exactly one
+ * is active. The active one chains and signs each new intent, writes the seal (records and
+ * a signed checkpoint) to the store mirror, then commits the records, the checkpoint and
+ * its intents offset in one Kafka transaction. Its transactional id fences a previous
+ * holder of the partition: a zombie sequencer can no longer commit once a successor has
+ * started, so the chain never forks.
+ */
+export async function runLedgerSequencer(options: LedgerSequencerOptions): Promise<RunningSequencer> {
+  const { kafka, config, logger, signer } = options;
+  const intentsTopic = topicName(config, 'ledger-intents');
+  const ledgerTopic = topicName(config, 'ledger');
+  const deadLetterTopic = topicName(config, 'dead-letters');
+  const groupId = consumerGroupId(config, 'ledger-sequencer');
+  const appended: string[] = [];
+  let active: Active | undefined;
+
+  const deactivate = async (): Promise<void> => {
+    const was = active;
+    active = undefined;
+    await was?.producer.disconnect().catch(() => undefined);
+  };
+
+  const activate = async (): Promise<Active> => {
+    const producer = kafka.producer({
+      transactionalId: `${groupId}-tx`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: config.ledger.transactionTimeoutMs,
+    });
+    // Connecting initialises the producer id and bumps the epoch: from here on, a previous
+    // holder's transactions are aborted and its commits fail. Only then is the ledger read.
+    await producer.connect();
+    try {
+      const state = await rebuildChain(options);
+      logger.info({ records: state.chain.size, head: state.chain.head.slice(0, 16) }, 'ledger sequencer active');
+      return { producer, ...state };
+    } catch (err) {
+      await producer.disconnect().catch(() => undefined);
+      throw err;
+    }
+  };
+
+  const seal = async (state: Active, batch: Batch, messages: KafkaMessage[]): Promise<void> => {
+    const deadLetters: Message[] = [];
+    for (const message of messages) {
+      try {
+        const sealed = state.chain.append(decodeCommitIntent(message), signer);
+        if (sealed) state.unsealed.push(sealed);
+        else logger.debug({ offset: message.offset }, 'ledger: intent already committed');
+      } catch (err) {
+        if (!(err instanceof InvalidEventError)) throw err;
+        logger.warn({ offset: message.offset, reason: err.message }, 'dead-lettering an invalid commit intent');
+        const origin = { topic: batch.topic, partition: batch.partition, offset: message.offset, service: 'archiver' };
+        deadLetters.push(deadLetter(message, origin, err.message));
+      }
+    }
+    const last = messages[messages.length - 1] as KafkaMessage;
+    const out: OutgoingMessage[] = [];
+    if (state.unsealed.length > 0) {
+      // Event time, so that a replay of the same intents writes the same checkpoint.
+      const checkpoint = state.chain.checkpoint(new Date(Number(last.timestamp)).toISOString(), signer);
+      // Store first: every record the topic commits is then in the mirror already.
+      await writeMirrorObject(options.store, state.sealedSize, state.unsealed, checkpoint);
+      out.push(...state.unsealed.map(ledgerMessage), ledgerMessage(checkpoint));
+    }
+    const transaction = await state.producer.transaction();
+    try {
+      if (out.length > 0) await transaction.send({ topic: ledgerTopic, acks: -1, messages: out });
+      if (deadLetters.length > 0) await transaction.send({ topic: deadLetterTopic, acks: -1, messages: deadLetters });
+      await transaction.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [
+          {
+            topic: batch.topic,
+            partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }],
+          },
+        ],
+      });
+      await transaction.commit();
+    } catch (err) {
+      await transaction.abort().catch(() => undefined);
+      throw err;
+    }
+    for (const r of state.unsealed) appended.push(r.chained.record.snapshotId);
+    state.sealedSize = state.chain.size;
+    state.unsealed = [];
+  };
+
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 30000, heartbeatInterval: 3000, maxWaitTimeInMs: 200 });
+  // Whatever this member held before a rebalance, it must fence and re-read before writing.
+  consumer.on(consumer.events.GROUP_JOIN, () => void deactivate());
+  await consumer.connect();
+  await consumer.subscribe({ topics: [intentsTopic], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+      if (batch.messages.length === 0) return;
+      try {
+        active ??= await activate();
+        for (let i = 0; i < batch.messages.length; i += MAX_RECORDS_PER_SEAL) {
+          if (!isRunning() || isStale()) return;
+          const messages = batch.messages.slice(i, i + MAX_RECORDS_PER_SEAL);
+          await seal(active, batch, messages);
+          // Committed in the transaction; this only moves the fetch position on.
+          resolveOffset((messages[messages.length - 1] as KafkaMessage).offset);
+          await heartbeat();
+        }
+      } catch (err) {
+        // The chain in memory may be ahead of what committed: start over from the ledger.
+        logger.error({ err: describeError(err) }, 'ledger sequencer failed; it will re-read the ledger and retry');
+        await deactivate();
+        throw err;
+      }
+    },
+  });
+  return {
+    appended,
+    stop: async () => {
+      await consumer.disconnect();
+      await deactivate();
+    },
+  };
+}

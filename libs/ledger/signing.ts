@@ -1,0 +1,165 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { BackstreamConfig } from '../config';
+import { ConfigError } from '../errors';
+
+// DER prefixes that turn a raw 32-byte Ed25519 seed / public key into PKCS#8 / SPKI (RFC 8410).
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** 32 bytes written as 64 hex digits or base64; undefined when the text is neither. */
+function raw32(text: string): Buffer | undefined {
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/]{43}=?$/.test(text)) {
+    const bytes = Buffer.from(text, 'base64');
+    if (bytes.length === 32) return bytes;
+  }
+  return undefined;
+}
+
+function rawPublicKey(key: KeyObject): Buffer {
+  return key.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
+}
+
+/** The key id auditors see: the first 8 bytes of the SHA-256 of the raw public key, hex. */
+export function keyIdOf(publicKey: KeyObject): string {
+  return createHash('sha256').update(rawPublicKey(publicKey)).digest('hex').slice(0, 16);
+}
+
+/** Checks Ed25519 signatures made by the ledger sequencer. */
+export class LedgerVerifyingKey {
+  readonly keyId: string;
+
+  constructor(readonly key: KeyObject) {
+    this.keyId = keyIdOf(key);
+  }
+
+  /** The raw 32-byte public key, base64: what `ledger keygen` prints for auditors. */
+  get base64(): string {
+    return rawPublicKey(this.key).toString('base64');
+  }
+
+  verify(data: Buffer, signatureBase64: string | undefined): boolean {
+    if (signatureBase64 === undefined) return false;
+    const signature = Buffer.from(signatureBase64, 'base64');
+    if (signature.length !== 64 || signature.toString('base64') !== signatureBase64) return false;
+    return verify(null, data, this.key, signature);
+  }
+
+  /** Parses SPKI PEM or 32 raw bytes as hex or base64; `what` names the setting in errors. */
+  static parse(text: string, what: string): LedgerVerifyingKey {
+    const trimmed = text.trim();
+    const raw = raw32(trimmed);
+    try {
+      const key = raw
+        ? createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' })
+        : createPublicKey(trimmed);
+      if (key.asymmetricKeyType !== 'ed25519') throw new Error(`a ${key.asymmetricKeyType} key`);
+      return new LedgerVerifyingKey(key);
+    } catch (err) {
+      throw new ConfigError(
+        `${what} is not an Ed25519 public key (SPKI PEM, or 32 bytes as hex or base64): ${(err as Error).message}`,
+      );
+    }
+  }
+}
+
+/** Signs ledger records and checkpoints. Ed25519 signatures are deterministic: a replay signs the same bytes the same way. */
+export class LedgerSigningKey {
+  readonly verifying: LedgerVerifyingKey;
+
+  constructor(private readonly key: KeyObject) {
+    this.verifying = new LedgerVerifyingKey(createPublicKey(key));
+  }
+
+  sign(data: Buffer): string {
+    return sign(null, data, this.key).toString('base64');
+  }
+
+  /** The 32-byte seed, base64: the form `ledger keygen` prints. */
+  exportSeed(): string {
+    return this.key.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_PREFIX.length).toString('base64');
+  }
+
+  static generate(): LedgerSigningKey {
+    return new LedgerSigningKey(generateKeyPairSync('ed25519').privateKey);
+  }
+
+  /** Parses PKCS#8 PEM or a 32-byte seed as hex or base64. The error never echoes the key. */
+  static parse(text: string, what: string): LedgerSigningKey {
+    const trimmed = text.trim();
+    const raw = raw32(trimmed);
+    let key: KeyObject;
+    try {
+      key = raw
+        ? createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' })
+        : createPrivateKey(trimmed);
+    } catch {
+      throw new ConfigError(`${what} is not an Ed25519 private key (PKCS#8 PEM, or a 32-byte seed as hex or base64)`);
+    }
+    if (key.asymmetricKeyType !== 'ed25519') {
+      throw new ConfigError(`${what} is a ${key.asymmetricKeyType} key; the ledger needs an Ed25519 key`);
+    }
+    return new LedgerSigningKey(key);
+  }
+}
+
+type Reader = (path: string) => string;
+const readText: Reader = (path) => readFileSync(path, 'utf8');
+
+/** A setting given inline or as a file (a mounted secret), never both. */
+function inlineOrFile(
+  inline: string,
+  file: string,
+  names: [string, string],
+  read: Reader,
+): { text: string; what: string } | undefined {
+  if (inline !== '' && file !== '') throw new ConfigError(`set ${names[0]} or ${names[1]}, not both`);
+  if (inline !== '') return { text: inline, what: names[0] };
+  if (file === '') return undefined;
+  try {
+    return { text: read(file), what: `${names[1]} (${file})` };
+  } catch (err) {
+    throw new ConfigError(`cannot read ${names[1]} ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** The signing key from config; undefined when none is set. */
+export function loadSigningKey(
+  config: BackstreamConfig['ledger'],
+  read: Reader = readText,
+): LedgerSigningKey | undefined {
+  const found = inlineOrFile(
+    config.signingKey,
+    config.signingKeyFile,
+    ['ledger.signingKey', 'ledger.signingKeyFile'],
+    read,
+  );
+  return found && LedgerSigningKey.parse(found.text, found.what);
+}
+
+/**
+ * The key signatures are checked against: ledger.publicKey(File), or the public half of
+ * the signing key. Undefined when neither is set.
+ */
+export function loadVerifyingKey(
+  config: BackstreamConfig['ledger'],
+  read: Reader = readText,
+): LedgerVerifyingKey | undefined {
+  const found = inlineOrFile(
+    config.publicKey,
+    config.publicKeyFile,
+    ['ledger.publicKey', 'ledger.publicKeyFile'],
+    read,
+  );
+  if (found) return LedgerVerifyingKey.parse(found.text, found.what);
+  return loadSigningKey(config, read)?.verifying;
+}
