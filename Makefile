@@ -9,7 +9,7 @@ NPM := npm --no-audit --no-fund --loglevel=error
 # Node 22 (see docs/decisions.md); keep test and demo output readable.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?= true
 
-.PHONY: help deps build up down status stack-install env test test-unit test-integration lint format demo bench bench-chunker bench-objects bench-pipeline bench-cdc clean
+.PHONY: help deps build up down status stack-install env test test-unit test-integration lint format demo bench bench-chunker bench-objects bench-pipeline bench-cdc bench-encryption clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -57,7 +57,7 @@ format: deps ## rewrite files with Prettier
 demo: up ## the main job: back up a sample tree (or DATA=path), restore it, compare byte for byte
 	@infra/local/demo.sh $(DATA)
 
-bench: bench-chunker bench-objects bench-pipeline bench-cdc ## all benchmarks (not part of make test)
+bench: bench-chunker bench-objects bench-pipeline bench-cdc bench-encryption ## all benchmarks (not part of make test)
 
 bench-objects: up ## per-object PUT/GET cost of the local S3 server at several sizes
 	@eval "$$($(STACK) env)" && BACKSTREAM_S3_BUCKET=bench-object-cost node dist/test/bench/object-cost.js
@@ -70,6 +70,9 @@ bench-pipeline: up ## backstream vs restic, ~1 GiB mixed dataset: 3 backups, res
 
 bench-cdc: up ## change events/s and latency from publish to ledger commit, 8-partition topic (EVENTS=, RUNS=, RATE=, ARGS=, DOC=0|1)
 	@eval "$$($(STACK) env)" && node dist/test/bench/cdc.js --events $${EVENTS:-15000} --runs $${RUNS:-3} --rate $${RATE:-auto} --write-doc $${DOC:-auto} $${ARGS:-}
+
+bench-encryption: up ## plain vs encrypted repository, 256 MiB dataset: backup, restore, ledger verify [--deep] (MIB=, ROUNDS=, DOC=0|1)
+	@eval "$$($(STACK) env)" && node dist/test/bench/encryption.js --mib $${MIB:-256} --rounds $${ROUNDS:-3} --write-doc $${DOC:-auto}
 
 clean: down ## stop the stack and delete build output, stack state and benchmark data
 	rm -rf dist .stack .bench .demo

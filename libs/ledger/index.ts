@@ -12,7 +12,7 @@ export { LedgerChain, GENESIS_PREV, ledgerMessage, checkpointValue } from './cha
 export type { SealedRecord, SealedCheckpoint, SignedValue } from './chain';
 export { MIRROR_PREFIX, mirrorKey, writeMirrorObject, listMirrorKeys, decodeMirrorObject } from './mirror';
 export type { MirrorObject } from './mirror';
-export { TopicLedgerSource, StoreLedgerSource } from './source';
+export { TopicLedgerSource, StoreLedgerSource, SignedLedgerSource } from './source';
 export type { LedgerSource, LedgerItem } from './source';
 export { runLedgerSequencer } from './sequencer';
 export type { RunningSequencer, LedgerSequencerOptions } from './sequencer';

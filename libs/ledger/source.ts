@@ -11,6 +11,7 @@ import {
 } from '../events';
 import type { ObjectStore } from '../store';
 import { decodeMirrorObject, listMirrorKeys } from './mirror';
+import type { LedgerVerifyingKey } from './signing';
 
 /**
  * One item of the ledger in order. `at` says where it is, for findings: "offset 17" in the
@@ -150,5 +151,32 @@ export class StoreLedgerSource implements LedgerSource {
         ),
       );
     }
+  }
+}
+
+/**
+ * A source that drops what the ledger key did not sign: records and checkpoints forged into
+ * the topic or the mirror by someone without the key never reach restore, `snapshots` or
+ * `history`. `onDropped` says what was dropped (`ledger verify` reports it in full).
+ */
+export class SignedLedgerSource implements LedgerSource {
+  readonly description: string;
+
+  constructor(
+    private readonly inner: LedgerSource,
+    private readonly key: LedgerVerifyingKey,
+    private readonly onDropped: (at: string, reason: string) => void = () => undefined,
+  ) {
+    this.description = inner.description;
+  }
+
+  read(onItem: (item: LedgerItem) => void | Promise<void>): Promise<void> {
+    return this.inner.read((item) => {
+      if (item.kind !== 'invalid' && !this.key.verify(item.value, item.signature)) {
+        this.onDropped(item.at, `not signed by ledger key ${this.key.keyId}`);
+        return;
+      }
+      return onItem(item);
+    });
   }
 }

@@ -4,7 +4,13 @@ import { createIdempotentProducer, createKafka } from '../bus';
 import { requireSettings, type BackstreamConfig } from '../config';
 import { describeError } from '../errors';
 import { ensureTopics, topicName } from '../events';
-import { StoreLedgerSource, TopicLedgerSource, type LedgerSource } from '../ledger';
+import {
+  SignedLedgerSource,
+  StoreLedgerSource,
+  TopicLedgerSource,
+  loadVerifyingKey,
+  type LedgerSource,
+} from '../ledger';
 import { createLogger, type Logger } from '../log';
 import { GearTable, defaultGearTable } from '../chunking';
 import { EncryptedObjectStore, loadMasterKey, openRepository } from '../crypto';
@@ -88,6 +94,30 @@ export interface ReaderContext {
 export interface ReaderOptions {
   /** Read the ledger from its store mirror: no Kafka needed. */
   fromStore?: boolean;
+  /** Every item, signed or not (`ledger verify` judges them itself). */
+  unfiltered?: boolean;
+}
+
+/**
+ * The ledger as readers see it: the topic or its mirror; with a ledger public key (or signing
+ * key) configured, only what that key signed — a forged record can then not point a restore at
+ * other data.
+ */
+function readerLedger(
+  config: BackstreamConfig,
+  kafka: Kafka,
+  store: ObjectStore,
+  options: ReaderOptions,
+): LedgerSource {
+  const source = options.fromStore
+    ? new StoreLedgerSource(store)
+    : new TopicLedgerSource(kafka, topicName(config, 'ledger'));
+  const key = options.unfiltered ? undefined : loadVerifyingKey(config.ledger);
+  if (!key) return source;
+  const logger = createLogger(config.log.level, 'reader');
+  return new SignedLedgerSource(source, key, (at, reason) =>
+    logger.warn({ at, reason }, 'ledger: ignoring an unsigned item'),
+  );
 }
 
 export async function openReaderContext(config: BackstreamConfig, options: ReaderOptions = {}): Promise<ReaderContext> {
@@ -106,9 +136,7 @@ export async function openReaderContext(config: BackstreamConfig, options: Reade
     kafka,
     s3,
     store,
-    ledger: options.fromStore
-      ? new StoreLedgerSource(store)
-      : new TopicLedgerSource(kafka, topicName(config, 'ledger')),
+    ledger: readerLedger(config, kafka, store, options),
     close: () => s3.destroy(),
   };
 }

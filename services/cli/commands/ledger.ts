@@ -96,7 +96,7 @@ function verifyCommand(): Command {
     ) {
       const { config } = loadCommandConfig(this);
       const key = verifyingKey(config, opts.publicKey);
-      const ctx = await openReaderContext(config, { fromStore: opts.fromStore });
+      const ctx = await openReaderContext(config, { fromStore: opts.fromStore, unfiltered: true });
       const started = Date.now();
       try {
         const verifier = new LedgerChainVerifier(key);
@@ -219,7 +219,7 @@ function proveCommand(): Command {
       if (target === undefined && opts.consistency === undefined) {
         throw new ConfigError('ledger prove needs a target or --consistency OLD_SIZE');
       }
-      const ctx = await openReaderContext(config, { fromStore: opts.fromStore });
+      const ctx = await openReaderContext(config, { fromStore: opts.fromStore, unfiltered: true });
       try {
         // What to keep while reading: the snapshot (by id prefix, or all for "latest") or the change commits covering the offset.
         const split = target !== undefined ? splitAt(target) : undefined;
@@ -330,7 +330,13 @@ function checkProofCommand(): Command {
         r?.type === 'snapshot-commit'
           ? `snapshot ${r.record.snapshotId} of ${r.record.source} committed ${r.record.committedAt}`
           : `change batch ${r?.record.snapshotId}`;
-      const entries = (claims.entry ?? []).map((e) => JSON.stringify(e)).join('\n  ');
+      // The proven entry, without its chunk list (which --json prints in full).
+      const entries = (claims.entry ?? [])
+        .map((e) => {
+          const { chunks, ...rest } = e as { chunks?: unknown[] } & Record<string, unknown>;
+          return JSON.stringify({ ...rest, ...(chunks ? { chunks: chunks.length } : {}) });
+        })
+        .join('\n  ');
       process.stdout.write(
         `OK: ${what} is ledger record ${r?.seq}, included in the ${signedBy}\n${entries ? `  ${entries}\n` : ''}`,
       );
@@ -347,7 +353,7 @@ function rebuildCommand(): Command {
     .action(async function (this: Command, opts: { publicKey?: string; json?: boolean }) {
       const { config } = loadCommandConfig(this);
       const key = verifyingKey(config, opts.publicKey);
-      const ctx = await openReaderContext(config);
+      const ctx = await openReaderContext(config, { unfiltered: true });
       const topic = topicName(config, 'ledger');
       const admin = ctx.kafka.admin();
       await admin.connect();
