@@ -166,7 +166,13 @@ export function checkProof(input: unknown, key: LedgerVerifyingKey): ProofClaims
   if (!included)
     throw invalid(`the record is not proven to be leaf ${p.leafIndex} of the tree of size ${checkpoint.treeSize}`);
   const claims: ProofClaims = { type: 'inclusion', checkpoint, record: record.data };
-  if (p.manifest === undefined) return claims;
+  if (p.manifest === undefined) {
+    // Detail without the manifest would be carried along unchecked: refuse it rather than say OK.
+    if (p.segment !== undefined || p.segmentIndex !== undefined || p.entry !== undefined) {
+      throw invalid('the proof has a segment or entry but no manifest');
+    }
+    return claims;
+  }
   if (p.segment === undefined || p.segmentIndex === undefined || p.entry === undefined || p.entry.length === 0) {
     throw invalid('the proof has a manifest but no segment and entry');
   }

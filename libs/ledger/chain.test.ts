@@ -198,7 +198,7 @@ describe('LedgerChain.accept', () => {
     ['the first record with seq 1', (c) => ({ ...c, seq: 1 }), 0],
     ['a prev that is not the head', (c) => ({ ...c, prev: sha256('elsewhere') }), 4],
     ['a first record whose prev is not GENESIS_PREV', (c) => ({ ...c, prev: sha256('elsewhere') }), 0],
-    ["a prev of the record before the previous one", (c) => ({ ...c, prev: sealed[c.seq - 2]!.chained.prev }), 4],
+    ['a prev of the record before the previous one', (c) => ({ ...c, prev: sealed[c.seq - 2]!.chained.prev }), 4],
   ];
   it.each(inconsistent)('throws LEDGER_INCONSISTENT for %s, and does not advance', (_name, edit, at) => {
     const c = rebuilt(sealed.slice(0, at));
@@ -331,6 +331,11 @@ describe('ledgerMessage', () => {
     expect(m.headers[HEADERS.type]).toBe('ledger-checkpoint');
     expect(m.headers[HEADERS.signature]).toBe(cp.signature);
     const decoded = decodeLedgerMessage(consumed(m));
-    expect(decoded).toEqual({ kind: 'checkpoint', checkpoint: cp.checkpoint, value: cp.value, signature: cp.signature });
+    expect(decoded).toEqual({
+      kind: 'checkpoint',
+      checkpoint: cp.checkpoint,
+      value: cp.value,
+      signature: cp.signature,
+    });
   });
 });

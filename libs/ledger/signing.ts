@@ -57,6 +57,12 @@ export class LedgerVerifyingKey {
   /** Parses SPKI PEM or 32 raw bytes as hex or base64; `what` names the setting in errors. */
   static parse(text: string, what: string): LedgerVerifyingKey {
     const trimmed = text.trim();
+    if (trimmed.includes('PRIVATE KEY')) {
+      // Never take a secret for the public key: it would be shown by config dumps and handed to auditors.
+      throw new ConfigError(
+        `${what} holds a private key; give the public key (\`backstream ledger keygen\` prints it)`,
+      );
+    }
     const raw = raw32(trimmed);
     try {
       const key = raw

@@ -147,7 +147,7 @@ describe('restore', () => {
     const admin = createKafka(config.kafka, { clientSuffix: 'test-admin' }).admin();
     await admin.connect();
     try {
-      const others: TopicRole[] = ['chunks', 'stored', 'progress', 'dead-letters'];
+      const others: TopicRole[] = ['chunks', 'stored', 'progress', 'ledger-intents', 'dead-letters'];
       await admin.deleteTopics({ topics: others.map((role) => topicName(config, role)) });
       const left = (await admin.listTopics()).filter((t) => t.startsWith(config.kafka.topicPrefix));
       expect(left).toEqual([topicName(config, 'ledger')]);
