@@ -315,6 +315,11 @@ export class RepositoryDataChecker {
     try {
       body = await this.limit(() => this.store.get(ref.key));
     } catch (err) {
+      // An encrypted store refuses a damaged object in get (ObjectDecryptError, a BlockError).
+      if (err instanceof BlockError) {
+        scope.add(kinds.corrupt, ref.key, `${what} of ${scope.what} (${ref.key}) does not decode: ${err.message}`);
+        return undefined;
+      }
       if (!(err instanceof ObjectNotFoundError)) throw err;
       scope.add(
         kinds.missing,
@@ -631,6 +636,8 @@ export class RepositoryDataChecker {
     } catch (err) {
       if (err instanceof ObjectNotFoundError)
         return { verdict: { ok: false, kind: 'block-missing', message: `block ${key} is missing` } };
+      // An encrypted store refuses a damaged block in get (ObjectDecryptError, a BlockError).
+      if (err instanceof BlockError) return { verdict: { ok: false, kind: 'block-corrupt', message: err.message } };
       throw err;
     }
     this.stats.bytesRead += body.length;

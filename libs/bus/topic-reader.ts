@@ -86,7 +86,7 @@ export async function readTopic(kafka: Kafka, options: TopicReaderOptions): Prom
   // messages were handled, includes it.
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (!stopping && reached(payload.partition, payload.lastOffset)) {
-      setImmediate(() => void stop());
+      setImmediate(() => void stop().catch(() => undefined));
     }
   });
   await consumer.connect();
@@ -103,7 +103,7 @@ export async function readTopic(kafka: Kafka, options: TopicReaderOptions): Prom
         stopNow = true;
       }
       if (reached(partition, message.offset)) stopNow = true;
-      if (stopNow) setImmediate(() => void stop());
+      if (stopNow) setImmediate(() => void stop().catch(() => undefined));
     },
   });
   for (const p of ends) consumer.seek({ topic: options.topic, partition: p.partition, offset: startOf(p).toString() });

@@ -1,4 +1,4 @@
-import type { Batch, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import { Partitioners, type Batch, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs';
 import type { BackstreamConfig } from '../config';
 import { InvalidEventError, describeError } from '../errors';
 import { consumerGroupId, deadLetter, decodeCommitIntent, topicName, type OutgoingMessage } from '../events';
@@ -95,6 +95,8 @@ export async function runLedgerSequencer(options: LedgerSequencerOptions): Promi
     const producer = kafka.producer({
       transactionalId: `${groupId}-tx`,
       idempotent: true,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 10000 },
       maxInFlightRequests: 1,
       transactionTimeout: config.ledger.transactionTimeoutMs,
     });
@@ -113,11 +115,14 @@ export async function runLedgerSequencer(options: LedgerSequencerOptions): Promi
 
   const seal = async (state: Active, batch: Batch, messages: KafkaMessage[]): Promise<void> => {
     const deadLetters: Message[] = [];
+    let lastAppended: KafkaMessage | undefined;
     for (const message of messages) {
       try {
         const sealed = state.chain.append(decodeCommitIntent(message), signer);
-        if (sealed) state.unsealed.push(sealed);
-        else logger.debug({ offset: message.offset }, 'ledger: intent already committed');
+        if (sealed) {
+          state.unsealed.push(sealed);
+          lastAppended = message;
+        } else logger.debug({ offset: message.offset }, 'ledger: intent already committed');
       } catch (err) {
         if (!(err instanceof InvalidEventError)) throw err;
         logger.warn({ offset: message.offset, reason: err.message }, 'dead-lettering an invalid commit intent');
@@ -128,8 +133,10 @@ export async function runLedgerSequencer(options: LedgerSequencerOptions): Promi
     const last = messages[messages.length - 1] as KafkaMessage;
     const out: OutgoingMessage[] = [];
     if (state.unsealed.length > 0) {
-      // Event time, so that a replay of the same intents writes the same checkpoint.
-      const checkpoint = state.chain.checkpoint(new Date(Number(last.timestamp)).toISOString(), signer);
+      // Event time of the last intent that became a record, so that a replay of the same
+      // intents writes the same checkpoint however Kafka splits them into batches.
+      const at = lastAppended ?? last;
+      const checkpoint = state.chain.checkpoint(new Date(Number(at.timestamp)).toISOString(), signer);
       // Store first: every record the topic commits is then in the mirror already.
       await writeMirrorObject(options.store, state.sealedSize, state.unsealed, checkpoint);
       out.push(...state.unsealed.map(ledgerMessage), ledgerMessage(checkpoint));
