@@ -31,8 +31,8 @@
  * Everything a round creates (processes, copies, restores, buckets, topics, consumer groups)
  * is removed when it ends, also on failure or Ctrl-C; --keep leaves buckets and topics.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { lstat, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type S3Client } from '@aws-sdk/client-s3';
@@ -45,19 +45,22 @@ import {
   cpuMsOf,
   deleteBucket,
   deleteTopicsAndGroups,
+  ensureDataset,
+  lastJson,
   localStack,
   log,
   machine,
   repo,
+  requireTimeCommand,
   run,
   runMain,
   startService,
   stopService,
+  timed,
+  treeStats,
   versions,
   writeFormatted,
   type Machine,
-  type RunOptions,
-  type RunResult,
   type Service,
   type Stack,
 } from './harness';
@@ -65,8 +68,6 @@ import { generatedSection, jsonLines, parseWriteDoc } from './report-doc';
 import { median } from './stats';
 import { markdownTable, mbPerSecond, num } from './versus-report';
 
-const datasetJs = join(__dirname, 'dataset.js');
-const TIME = '/usr/bin/time';
 const SOURCE = 'bench';
 const SERVICES = ['chunk-worker', 'verifier', 'archiver'] as const;
 
@@ -357,66 +358,7 @@ function parseArguments(argv: string[]): Args {
 
 // ---- processes -----------------------------------------------------------------------------
 
-interface TimedResult extends RunResult {
-  maxRssKiB: number;
-  cpuMs: number;
-}
-
-/** Runs the command under /usr/bin/time: wall time, its peak RSS and its CPU time. */
-async function timed(cmd: string, args: string[], timeFile: string, options: RunOptions): Promise<TimedResult> {
-  const r = await run(TIME, ['-f', '%M %U %S', '-o', timeFile, cmd, ...args], options);
-  // On failure time writes "Command exited with non-zero status N" first; the figures are last.
-  const last = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
-  const [rss, user, sys] = last.split(' ').map(Number);
-  if (rss === undefined || user === undefined || sys === undefined || [rss, user, sys].some(Number.isNaN))
-    throw new Error(`cannot read ${TIME} output ${JSON.stringify(last)}`);
-  return { ...r, maxRssKiB: rss, cpuMs: (user + sys) * 1000 };
-}
-
-function lastJson(stdout: string, match: (o: Record<string, unknown>) => boolean): Record<string, unknown> {
-  const found = stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter(match)
-    .pop();
-  if (!found) throw new Error(`no summary line in:\n${stdout.slice(-2000)}`);
-  return found;
-}
-
 // ---- dataset -----------------------------------------------------------------------------
-
-/** The cached dataset of `mib` MiB (shared with versus-restic.ts); generated when missing. */
-async function ensureDataset(work: string, mib: number): Promise<string> {
-  const dir = join(work, `dataset-${mib}`);
-  const done = `${dir}.done`;
-  if (existsSync(done) && existsSync(dir)) return dir;
-  log(`generating the ${mib} MiB dataset in ${dir}`);
-  const tmp = `${dir}.tmp`;
-  await rm(tmp, { recursive: true, force: true });
-  await run(process.execPath, [datasetJs, '--out', tmp, '--mib', String(mib)]);
-  await rm(dir, { recursive: true, force: true });
-  await rename(tmp, dir);
-  await writeFile(done, `${new Date().toISOString()}\n`);
-  return dir;
-}
-
-async function treeStats(dir: string): Promise<{ bytes: number; files: number }> {
-  let bytes = 0;
-  let files = 0;
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) {
-      const sub = await treeStats(p);
-      bytes += sub.bytes;
-      files += sub.files;
-    } else if (e.isFile()) {
-      bytes += (await lstat(p)).size;
-      files += 1;
-    }
-  }
-  return { bytes, files };
-}
 
 async function bucketUsage(s3: S3Client, bucket: string): Promise<{ objects: number; bytes: number }> {
   let objects = 0;
@@ -651,8 +593,7 @@ async function main(): Promise<void> {
       records.filter((r): r is Measurement => r.type === 'measurement'),
     );
   }
-  if (!existsSync(TIME))
-    throw new Error(`${TIME} is missing: install the Debian package time (infra/local/install-prereqs.sh)`);
+  requireTimeCommand();
   if (args.writeDoc !== 'no' && !readFileSync(args.doc, 'utf8').includes(SECTION.beginPrefix))
     throw new Error(`${args.doc} lacks the generated-section markers ${SECTION.begin} … ${SECTION.end}`);
 

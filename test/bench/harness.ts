@@ -9,7 +9,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { lstat, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, release, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { DeleteBucketCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -403,4 +403,77 @@ export async function writeFormatted(docPath: string, doc: string): Promise<void
   }
   await writeFile(docPath, text);
   log(`wrote the results into ${docPath}`);
+}
+
+// ---- datasets and timed commands (versus-restic.ts, encryption.ts) -----------------------
+
+/** The dataset generator script (test/bench/dataset.ts, compiled). */
+export const datasetJs = join(__dirname, 'dataset.js');
+const TIME = '/usr/bin/time';
+
+/** Throws unless /usr/bin/time (Debian package time), which `timed` runs commands under, is installed. */
+export function requireTimeCommand(): void {
+  if (!existsSync(TIME))
+    throw new Error(`${TIME} is missing: install the Debian package time (infra/local/install-prereqs.sh)`);
+}
+
+export interface TimedResult extends RunResult {
+  maxRssKiB: number;
+  cpuMs: number;
+}
+
+/** The cached dataset of `mib` MiB; generated (whole, or not at all) when missing. */
+export async function ensureDataset(work: string, mib: number): Promise<string> {
+  const dir = join(work, `dataset-${mib}`);
+  const done = `${dir}.done`;
+  if (existsSync(done) && existsSync(dir)) return dir;
+  log(`generating the ${mib} MiB dataset in ${dir}`);
+  const tmp = `${dir}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  await run(process.execPath, [datasetJs, '--out', tmp, '--mib', String(mib)]);
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
+  await writeFile(done, `${new Date().toISOString()}\n`);
+  return dir;
+}
+
+export /** Bytes and regular files below a directory. */
+async function treeStats(dir: string): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      const sub = await treeStats(p);
+      bytes += sub.bytes;
+      files += sub.files;
+    } else if (e.isFile()) {
+      bytes += (await lstat(p)).size;
+      files += 1;
+    }
+  }
+  return { bytes, files };
+}
+
+/** Runs the command under /usr/bin/time: wall time, its peak RSS and its CPU time. */
+export async function timed(cmd: string, args: string[], timeFile: string, options: RunOptions): Promise<TimedResult> {
+  const r = await run(TIME, ['-f', '%M %U %S', '-o', timeFile, cmd, ...args], options);
+  // On failure time writes "Command exited with non-zero status N" first; the figures are last.
+  const last = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
+  const [rss, user, sys] = last.split(' ').map(Number);
+  if (rss === undefined || user === undefined || sys === undefined || [rss, user, sys].some(Number.isNaN))
+    throw new Error(`cannot read ${TIME} output ${JSON.stringify(last)}`);
+  return { ...r, maxRssKiB: rss, cpuMs: (user + sys) * 1000 };
+}
+
+/** The last JSON line of a command's output that `match` accepts. */
+export function lastJson(stdout: string, match: (o: Record<string, unknown>) => boolean): Record<string, unknown> {
+  const found = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter(match)
+    .pop();
+  if (!found) throw new Error(`no summary line in:\n${stdout.slice(-2000)}`);
+  return found;
 }

@@ -21,8 +21,8 @@
  * is removed when it ends, also on failure or Ctrl-C; --keep leaves buckets and topics.
  */
 import { parseWriteDoc } from './report-doc';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
-import { lstat, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type S3Client } from '@aws-sdk/client-s3';
@@ -31,13 +31,16 @@ import { S3ObjectStore, createS3Client } from '../../libs/store';
 import {
   cli,
   cpuMsOf,
+  datasetJs,
   deleteBucket,
   deleteTopicsAndGroups,
+  ensureDataset,
+  lastJson,
   localStack,
   log,
   machine,
   repo,
-  versions,
+  requireTimeCommand,
   run,
   runMain,
   sh,
@@ -45,11 +48,13 @@ import {
   start,
   startService,
   stopService,
+  timed,
+  treeStats,
+  versions,
   writeFormatted,
-  type RunOptions,
-  type RunResult,
   type Service,
   type Stack,
+  type TimedResult,
 } from './harness';
 import {
   DOC_BEGIN_PREFIX,
@@ -67,8 +72,6 @@ import {
   type Tool,
 } from './versus-report';
 
-const datasetJs = join(__dirname, 'dataset.js');
-const TIME = '/usr/bin/time';
 const RESTIC_PASSWORD = 'backstream-bench';
 
 // ---- arguments -----------------------------------------------------------------------
@@ -113,22 +116,6 @@ function parseArguments(argv: string[]): Args {
   if (!(args.mib >= 1) || !Number.isInteger(args.rounds) || args.rounds < 1 || !(args.timeoutS > 0))
     throw new Error('--mib, --rounds and --timeout must be positive numbers');
   return args;
-}
-
-interface TimedResult extends RunResult {
-  maxRssKiB: number;
-  cpuMs: number;
-}
-
-/** Runs the command under /usr/bin/time: wall time, its peak RSS and its CPU time. */
-async function timed(cmd: string, args: string[], timeFile: string, options: RunOptions): Promise<TimedResult> {
-  const r = await run(TIME, ['-f', '%M %U %S', '-o', timeFile, cmd, ...args], options);
-  // On failure time writes "Command exited with non-zero status N" first; the figures are last.
-  const last = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
-  const [rss, user, sys] = last.split(' ').map(Number);
-  if (rss === undefined || user === undefined || sys === undefined || [rss, user, sys].some(Number.isNaN))
-    throw new Error(`cannot read ${TIME} output ${JSON.stringify(last)}`);
-  return { ...r, maxRssKiB: rss, cpuMs: (user + sys) * 1000 };
 }
 
 // ---- /proc -------------------------------------------------------------------------------
@@ -200,38 +187,6 @@ async function bucketUsage(s3: S3Client, bucket: string): Promise<{ objects: num
 
 // ---- dataset -----------------------------------------------------------------------------
 
-/** The cached dataset of `mib` MiB; generated (whole, or not at all) when missing. */
-async function ensureDataset(work: string, mib: number): Promise<string> {
-  const dir = join(work, `dataset-${mib}`);
-  const done = `${dir}.done`;
-  if (existsSync(done) && existsSync(dir)) return dir;
-  log(`generating the ${mib} MiB dataset in ${dir}`);
-  const tmp = `${dir}.tmp`;
-  await rm(tmp, { recursive: true, force: true });
-  await run(process.execPath, [datasetJs, '--out', tmp, '--mib', String(mib)]);
-  await rm(dir, { recursive: true, force: true });
-  await rename(tmp, dir);
-  await writeFile(done, `${new Date().toISOString()}\n`);
-  return dir;
-}
-
-async function treeStats(dir: string): Promise<{ bytes: number; files: number }> {
-  let bytes = 0;
-  let files = 0;
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) {
-      const sub = await treeStats(p);
-      bytes += sub.bytes;
-      files += sub.files;
-    } else if (e.isFile()) {
-      bytes += (await lstat(p)).size;
-      files += 1;
-    }
-  }
-  return { bytes, files };
-}
-
 // ---- one round ---------------------------------------------------------------------------
 
 interface RoundContext {
@@ -249,17 +204,6 @@ interface RoundContext {
   bsEnv: NodeJS.ProcessEnv;
   resticEnv: NodeJS.ProcessEnv;
   services: Service[];
-}
-
-function lastJson(stdout: string, match: (o: Record<string, unknown>) => boolean): Record<string, unknown> {
-  const found = stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter(match)
-    .pop();
-  if (!found) throw new Error(`no summary line in:\n${stdout.slice(-2000)}`);
-  return found;
 }
 
 async function checkRestored(expected: string, restored: string, tool: Tool): Promise<void> {
@@ -438,8 +382,7 @@ async function main(): Promise<void> {
     if (!meta) throw new Error(`${args.from} has no meta line`);
     return report(args, meta, measurements);
   }
-  if (!existsSync(TIME))
-    throw new Error(`${TIME} is missing: install the Debian package time (infra/local/install-prereqs.sh)`);
+  requireTimeCommand();
   if (!sh('restic', ['version'])) throw new Error('restic is missing: install the Debian package restic');
   if (args.writeDoc !== 'no' && !readFileSync(args.doc, 'utf8').includes(DOC_BEGIN_PREFIX))
     throw new Error(`${args.doc} lacks the generated-section markers`);
