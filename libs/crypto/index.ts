@@ -1,4 +1,4 @@
-export { loadMasterKey, generateMasterKey, MASTER_KEY_BYTES, type ReadFile } from './master-key';
+export { loadMasterKey, generateMasterKey, decodeKeyText, MASTER_KEY_BYTES, type ReadFile } from './master-key';
 export { RepositoryKeys, REPOSITORY_ID_BYTES } from './repository-keys';
 export { sealEnvelope, openEnvelope, ENVELOPE_OVERHEAD } from './envelope';
 export { EncryptedObjectStore, PLAINTEXT_PREFIXES } from './encrypted-object-store';

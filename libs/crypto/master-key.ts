@@ -78,7 +78,12 @@ function parseMasterKey(raw: string, message: (why: string) => string, key: stri
   return bytes;
 }
 
-function decodeKeyText(text: string): Buffer | undefined {
+/**
+ * 32 bytes written as 64 hex digits or canonical base64 (standard or URL-safe, padding
+ * optional); undefined for anything else. The one reader of key text: master keys and the
+ * ledger's raw Ed25519 keys.
+ */
+export function decodeKeyText(text: string): Buffer | undefined {
   if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
   // Standard or URL-safe alphabet, padding optional. Buffer.from(…, 'base64') skips
   // characters it does not know, so the form is checked first and the decoding re-encoded:

@@ -9,21 +9,12 @@ import {
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { BackstreamConfig } from '../config';
+import { decodeKeyText } from '../crypto';
 import { ConfigError } from '../errors';
 
 // DER prefixes that turn a raw 32-byte Ed25519 seed / public key into PKCS#8 / SPKI (RFC 8410).
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
-/** 32 bytes written as 64 hex digits or base64; undefined when the text is neither. */
-function raw32(text: string): Buffer | undefined {
-  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
-  if (/^[A-Za-z0-9+/]{43}=?$/.test(text)) {
-    const bytes = Buffer.from(text, 'base64');
-    if (bytes.length === 32) return bytes;
-  }
-  return undefined;
-}
 
 function rawPublicKey(key: KeyObject): Buffer {
   return key.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
@@ -63,7 +54,7 @@ export class LedgerVerifyingKey {
         `${what} holds a private key; give the public key (\`backstream ledger keygen\` prints it)`,
       );
     }
-    const raw = raw32(trimmed);
+    const raw = decodeKeyText(trimmed);
     try {
       const key = raw
         ? createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' })
@@ -102,7 +93,7 @@ export class LedgerSigningKey {
   /** Parses PKCS#8 PEM or a 32-byte seed as hex or base64. The error never echoes the key. */
   static parse(text: string, what: string): LedgerSigningKey {
     const trimmed = text.trim();
-    const raw = raw32(trimmed);
+    const raw = decodeKeyText(trimmed);
     let key: KeyObject;
     try {
       key = raw
