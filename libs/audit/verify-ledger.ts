@@ -1,4 +1,4 @@
-import type { LedgerCheckpoint, LedgerRecord } from '../events';
+import { ledgerRecordOf, type LedgerCheckpoint, type LedgerRecord } from '../events';
 import { GENESIS_PREV, type LedgerItem, type LedgerVerifyingKey } from '../ledger';
 import { MerkleFrontier, MerkleTree, leafHash } from '../merkle';
 
@@ -164,11 +164,7 @@ export class LedgerChainVerifier {
     while (this.frontier.size < this.leaves.length && this.leaves[this.frontier.size]) {
       this.frontier.append(this.leaves[this.frontier.size] as Buffer);
     }
-    const item2: LedgerRecord =
-      chained.type === 'snapshot-commit'
-        ? { type: chained.type, record: chained.record }
-        : { type: chained.type, record: chained.record };
-    return { seq, at, offset, item: item2 };
+    return { seq, at, offset, item: ledgerRecordOf(chained) };
   }
 
   private addCheckpoint(item: Extract<LedgerItem, { kind: 'checkpoint' }>): void {

@@ -6,6 +6,7 @@ import {
   EVENT_TYPES,
   SCHEMA_VERSION,
   chunkMetaSchema,
+  ledgerRecordOf,
   type ChainedLedgerRecord,
   type ChunkEvent,
   type EventType,
@@ -154,6 +155,5 @@ export function decodeLedgerMessage(message: IncomingMessage): LedgerMessage {
 export function decodeLedgerRecord(message: IncomingMessage): LedgerRecord | undefined {
   const decoded = decodeLedgerMessage(message);
   if (decoded.kind === 'checkpoint') return undefined;
-  const c = decoded.chained;
-  return c.type === 'snapshot-commit' ? { type: c.type, record: c.record } : { type: c.type, record: c.record };
+  return ledgerRecordOf(decoded.chained);
 }

@@ -288,3 +288,10 @@ export type ProgressEvent =
 /** What the ledger commits: snapshot commits and change-batch commits. */
 export type LedgerRecord =
   { type: 'snapshot-commit'; record: SnapshotCommitRecord } | { type: 'changes-commit'; record: ChangesCommitRecord };
+
+/** The commit record a chained ledger record carries. */
+export function ledgerRecordOf(chained: ChainedLedgerRecord): LedgerRecord {
+  return chained.type === 'snapshot-commit'
+    ? { type: chained.type, record: chained.record }
+    : { type: chained.type, record: chained.record };
+}

@@ -1,5 +1,11 @@
 import type { Producer } from 'kafkajs';
-import { encodeJson, type ChangesCommitRecord, type LedgerRecord, type SnapshotCommitRecord } from '../events';
+import {
+  encodeJson,
+  ledgerRecordOf,
+  type ChangesCommitRecord,
+  type LedgerRecord,
+  type SnapshotCommitRecord,
+} from '../events';
 import { BackstreamError } from '../errors';
 import type { LedgerSource } from './source';
 
@@ -68,12 +74,8 @@ export async function replayLedgerRecords(
     const { chained } = item;
     if (seen.has(chained.record.snapshotId)) return;
     seen.add(chained.record.snapshotId);
-    const record: LedgerRecord =
-      chained.type === 'snapshot-commit'
-        ? { type: chained.type, record: chained.record }
-        : { type: chained.type, record: chained.record };
     // Read from the store mirror there is no Kafka offset: the sequence number stands in.
-    await onRecord(item.offset ?? `seq ${chained.seq}`, record);
+    await onRecord(item.offset ?? `seq ${chained.seq}`, ledgerRecordOf(chained));
   });
 }
 

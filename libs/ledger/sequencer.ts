@@ -7,7 +7,7 @@ import type { ObjectStore } from '../store';
 import { LedgerChain, ledgerMessage, type SealedRecord } from './chain';
 import { writeMirrorObject } from './mirror';
 import type { LedgerSigningKey } from './signing';
-import { TopicLedgerSource } from './source';
+import { SignedLedgerSource, TopicLedgerSource } from './source';
 
 /** Records per seal: bounds a mirror object (records are ~1 KiB) and a transaction. */
 const MAX_RECORDS_PER_SEAL = 500;
@@ -45,13 +45,14 @@ async function rebuildChain(options: LedgerSequencerOptions): Promise<Omit<Activ
   const chain = new LedgerChain();
   let unsealed: SealedRecord[] = [];
   let sealedSize = 0;
-  await new TopicLedgerSource(kafka, topicName(config, 'ledger')).read((item) => {
+  const signed = new SignedLedgerSource(
+    new TopicLedgerSource(kafka, topicName(config, 'ledger')),
+    signer.verifying,
+    (at) => logger.warn({ at }, 'ledger: skipping a message whose signature does not verify'),
+  );
+  await signed.read((item) => {
     if (item.kind === 'invalid') {
       logger.warn({ at: item.at, reason: item.reason }, 'ledger: skipping a message that is not a ledger record');
-      return;
-    }
-    if (!signer.verifying.verify(item.value, item.signature)) {
-      logger.warn({ at: item.at }, 'ledger: skipping a message whose signature does not verify');
       return;
     }
     if (item.kind === 'checkpoint') {
