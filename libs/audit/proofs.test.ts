@@ -1,43 +1,19 @@
-import { createHash } from 'node:crypto';
 import { BackstreamError } from '../errors';
 import type { LedgerRecord } from '../events';
 import { LedgerChain, LedgerSigningKey, type SealedCheckpoint, type SealedRecord } from '../ledger';
 import { changeBatchManifestSchema, readContentObject, snapshotManifestSchema } from '../manifest';
 import { MerkleTree, leafHash } from '../merkle';
+import { T0, idOf, iso, sha256, snapshotCommit, testSigner } from '../ledger/test-fixtures';
 import { Repo as ChangeRepo, upsert } from '../pit/test-fixtures';
 import { SnapshotRepo, decoder, type EntrySpec } from './data-check-fixtures';
 import { checkProof, consistencyProof, inclusionProof, type ConsistencyProof, type InclusionProof } from './proofs';
 
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
-const idOf = (name: string): string => createHash('md5').update(name).digest('hex');
-const T0 = Date.parse('2024-05-01T00:00:00.000Z');
-const iso = (ms: number): string => new Date(ms).toISOString();
-const signer = LedgerSigningKey.parse('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'test key');
+const signer = testSigner;
 const key = signer.verifying;
 const otherKey = LedgerSigningKey.generate().verifying;
 
 function filler(i: number): LedgerRecord {
-  const snapshotId = idOf(`proof-test-${i}`);
-  return {
-    type: 'snapshot-commit',
-    record: {
-      snapshotId,
-      source: 'host-1:/data',
-      host: 'host-1',
-      root: '/data',
-      parent: null,
-      startedAt: iso(T0 + i * 1000),
-      finishedAt: iso(T0 + i * 1000 + 400),
-      chunkCount: i,
-      files: i,
-      dirs: 1,
-      symlinks: 0,
-      totalBytes: 1000 * i,
-      sentBytes: 10 * i,
-      committedAt: iso(T0 + i * 1000 + 500),
-      manifest: { key: `snapshots/${snapshotId}.json`, sha256: sha256(`manifest ${i}`), size: 100 + i },
-    },
-  };
+  return snapshotCommit(idOf(`proof-test-${i}`), i, sha256(`manifest ${i}`));
 }
 
 /** A ledger of the given records with a signed checkpoint at every size, and its Merkle tree. */

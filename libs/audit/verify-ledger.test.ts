@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   HEADERS,
   decodeLedgerMessage,
@@ -21,58 +20,19 @@ import {
 } from '../ledger';
 import { mirrorKey } from '../ledger/mirror';
 import { leafHash } from '../merkle';
+import { T0, changesCommit, idOf, iso, sha256, snapshotCommit, testSigner } from '../ledger/test-fixtures';
 import { MemoryObjectStore } from '../store';
 import { LedgerChainVerifier, type AcceptedRecord, type LedgerFinding } from './verify-ledger';
 
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
-const idOf = (name: string): string => createHash('md5').update(name).digest('hex');
-const T0 = Date.parse('2024-05-01T00:00:00.000Z');
-const iso = (ms: number): string => new Date(ms).toISOString();
-const signer = LedgerSigningKey.parse('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'test key');
+const signer = testSigner;
 const key = signer.verifying;
 const intruder = LedgerSigningKey.generate();
 
 function commit(name: string, i: number): LedgerRecord {
   const snapshotId = idOf(`${name}-${i}`);
-  const manifest = { key: `snapshots/${snapshotId}.json`, sha256: sha256(`${name} ${i}`), size: 100 + i };
-  if (i % 5 === 4) {
-    return {
-      type: 'changes-commit',
-      record: {
-        snapshotId,
-        topic: 'orders',
-        partition: 0,
-        fromOffset: String(i * 10),
-        toOffset: String(i * 10 + 9),
-        versions: 10,
-        sources: ['orders-db'],
-        minTsMs: T0 + i,
-        maxTsMs: T0 + i + 9,
-        committedAt: iso(T0 + i * 1000 + 500),
-        manifest,
-      },
-    };
-  }
-  return {
-    type: 'snapshot-commit',
-    record: {
-      snapshotId,
-      source: 'host-1:/data',
-      host: 'host-1',
-      root: '/data',
-      parent: null,
-      startedAt: iso(T0 + i * 1000),
-      finishedAt: iso(T0 + i * 1000 + 400),
-      chunkCount: i,
-      files: i,
-      dirs: 1,
-      symlinks: 0,
-      totalBytes: 1000 * i,
-      sentBytes: 10 * i,
-      committedAt: iso(T0 + i * 1000 + 500),
-      manifest,
-    },
-  };
+  return i % 5 === 4
+    ? changesCommit(snapshotId, i, sha256(`${name} ${i}`))
+    : snapshotCommit(snapshotId, i, sha256(`${name} ${i}`));
 }
 
 type Entry = SealedRecord | SealedCheckpoint;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { BackstreamError } from '../errors';
 import {
   HEADERS,
@@ -14,58 +13,15 @@ import {
 import { EMPTY_ROOT, MerkleTree, leafHash } from '../merkle';
 import { GENESIS_PREV, LedgerChain, checkpointValue, ledgerMessage, type SealedRecord } from './chain';
 import { LedgerSigningKey } from './signing';
+import { TEST_SEED_HEX, changesCommit, idOf, iso, sha256, snapshotCommit, T0, testSigner } from './test-fixtures';
 
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
-const idOf = (name: string): string => createHash('md5').update(name).digest('hex');
-const T0 = Date.parse('2024-05-01T00:00:00.000Z');
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-/** RFC 8032 §7.1 test 1 secret key: a fixed signer, so that determinism is checked across runs too. */
-const SEED_HEX = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
-const signer = LedgerSigningKey.parse(SEED_HEX, 'test key');
+const signer = testSigner;
 
 /** The commit record of snapshot i, or every third one a change-batch commit. */
 function commit(i: number): LedgerRecord {
   const snapshotId = idOf(`chain-test-${i}`);
-  const manifest = { key: `snapshots/${snapshotId}.json`, sha256: sha256(`manifest ${i}`), size: 100 + i };
-  if (i % 3 === 2) {
-    return {
-      type: 'changes-commit',
-      record: {
-        snapshotId,
-        topic: 'orders',
-        partition: 0,
-        fromOffset: String(i * 10),
-        toOffset: String(i * 10 + 9),
-        versions: 10,
-        sources: ['orders-db'],
-        minTsMs: T0 + i,
-        maxTsMs: T0 + i + 9,
-        committedAt: iso(T0 + i * 1000 + 500),
-        manifest,
-      },
-    };
-  }
-  return {
-    type: 'snapshot-commit',
-    record: {
-      snapshotId,
-      source: 'host-1:/data',
-      host: 'host-1',
-      root: '/data',
-      parent: i === 0 ? null : idOf(`chain-test-${i - 1}`),
-      startedAt: iso(T0 + i * 1000),
-      finishedAt: iso(T0 + i * 1000 + 400),
-      chunkCount: i,
-      files: i,
-      dirs: 1,
-      symlinks: 0,
-      totalBytes: 1000 * i,
-      sentBytes: 10 * i,
-      committedAt: iso(T0 + i * 1000 + 500),
-      manifest,
-    },
-  };
+  if (i % 3 === 2) return changesCommit(snapshotId, i, sha256(`manifest ${i}`));
+  return snapshotCommit(snapshotId, i, sha256(`manifest ${i}`), i === 0 ? null : idOf(`chain-test-${i - 1}`));
 }
 
 function build(n: number): { chain: LedgerChain; sealed: SealedRecord[] } {
@@ -267,7 +223,7 @@ describe('LedgerChain.checkpoint', () => {
     // What makes a sequencer's replay after a crash rewrite the same mirror objects.
     const a = build(10);
     const b = build(10);
-    const sameKey = LedgerSigningKey.parse(Buffer.from(SEED_HEX, 'hex').toString('base64'), 'same key');
+    const sameKey = LedgerSigningKey.parse(Buffer.from(TEST_SEED_HEX, 'hex').toString('base64'), 'same key');
     const c = new LedgerChain();
     const sealedC = Array.from({ length: 10 }, (_, i) => c.append(commit(i), sameKey)!);
     for (let i = 0; i < 10; i++) {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { BackstreamError } from '../errors';
 import type { LedgerRecord } from '../events';
 import { MemoryObjectStore } from '../store';
@@ -6,35 +5,12 @@ import { LedgerChain, type SealedCheckpoint, type SealedRecord } from './chain';
 import { MIRROR_PREFIX, decodeMirrorObject, listMirrorKeys, mirrorKey, writeMirrorObject } from './mirror';
 import { LedgerSigningKey } from './signing';
 import { SignedLedgerSource, StoreLedgerSource, type LedgerItem } from './source';
+import { T0, idOf, iso, sha256, snapshotCommit, testSigner } from './test-fixtures';
 
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
-const idOf = (name: string): string => createHash('md5').update(name).digest('hex');
-const T0 = Date.parse('2024-05-01T00:00:00.000Z');
-const iso = (ms: number): string => new Date(ms).toISOString();
-const signer = LedgerSigningKey.parse('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'test key');
+const signer = testSigner;
 
 function commit(name: string, i: number): LedgerRecord {
-  const snapshotId = idOf(`${name}-${i}`);
-  return {
-    type: 'snapshot-commit',
-    record: {
-      snapshotId,
-      source: 'host-1:/data',
-      host: 'host-1',
-      root: '/data',
-      parent: null,
-      startedAt: iso(T0 + i * 1000),
-      finishedAt: iso(T0 + i * 1000 + 400),
-      chunkCount: i,
-      files: i,
-      dirs: 1,
-      symlinks: 0,
-      totalBytes: 1000 * i,
-      sentBytes: 10 * i,
-      committedAt: iso(T0 + i * 1000 + 500),
-      manifest: { key: `snapshots/${snapshotId}.json`, sha256: sha256(`${name} ${i}`), size: 100 + i },
-    },
-  };
+  return snapshotCommit(idOf(`${name}-${i}`), i, sha256(`${name} ${i}`));
 }
 
 /**
