@@ -20,7 +20,7 @@ import {
 } from '../support/processes';
 import { RepositoryProbe } from '../support/repository';
 import { testEnv } from '../support/stack-config';
-import { describeTree, generateTree, type TreeFacts } from '../support/tree';
+import { comparable, describeTree, generateTree } from '../support/tree';
 
 /**
  * Encryption at rest on the real stack: an encrypted repository backed up and restored end
@@ -102,23 +102,6 @@ async function snapshotChunks(store: EncryptedObjectStore): Promise<Map<string, 
       );
   }
   return files;
-}
-
-/** What must survive a round trip: content, kind, mode, symlink target, mtime to the millisecond. */
-function comparable(facts: Map<string, TreeFacts>): Array<[string, unknown]> {
-  return [...facts]
-    .map(([path, f]): [string, unknown] => [
-      path,
-      {
-        kind: f.kind,
-        size: f.size,
-        mode: f.mode,
-        sha256: f.sha256,
-        target: f.target,
-        mtimeMs: f.kind === 'symlink' ? undefined : Math.round(f.mtimeMs),
-      },
-    ])
-    .sort(([a], [b]) => (a < b ? -1 : 1));
 }
 
 /** Runs a command that must end by itself (a refused service included) within `ms`. */

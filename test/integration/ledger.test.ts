@@ -20,7 +20,7 @@ import {
 } from '../support/processes';
 import { RepositoryProbe, createKafka, waitFor } from '../support/repository';
 import { TEST_SIGNING_KEY, testEnv } from '../support/stack-config';
-import { describeTree, generateTree, type TreeFacts } from '../support/tree';
+import { comparable, describeTree, generateTree } from '../support/tree';
 import { hasWitness, witness } from '../support/witness';
 
 /**
@@ -71,23 +71,6 @@ interface Summary {
   lastCheckpoint: { treeSize: number; root: string } | null;
   unsealed: number;
   source: string;
-}
-
-/** What must survive a round trip: content, kind, mode, symlink target, mtime to the millisecond. */
-function comparable(facts: Map<string, TreeFacts>): Array<[string, unknown]> {
-  return [...facts]
-    .map(([path, f]): [string, unknown] => [
-      path,
-      {
-        kind: f.kind,
-        size: f.size,
-        mode: f.mode,
-        sha256: f.sha256,
-        target: f.target,
-        mtimeMs: f.kind === 'symlink' ? undefined : Math.round(f.mtimeMs),
-      },
-    ])
-    .sort(([a], [b]) => (a < b ? -1 : 1));
 }
 
 function jsonLines<T>(stdout: string): T[] {

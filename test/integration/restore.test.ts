@@ -9,7 +9,7 @@ import { blockKey } from '../../libs/store';
 import { backupSummary, killAll, runCli, spawnCli, startService } from '../support/processes';
 import { RepositoryProbe } from '../support/repository';
 import { testEnv } from '../support/stack-config';
-import { describeTree, generateTree, type TreeFacts } from '../support/tree';
+import { comparable, describeTree, generateTree } from '../support/tree';
 
 /** Restore by ledger replay, checked against the tree as the file system reports it. */
 const env = testEnv('restore', {
@@ -24,23 +24,6 @@ const probe = new RepositoryProbe(config);
 const scratch = mkdtempSync(join(tmpdir(), 'backstream-restore-'));
 const tree = join(scratch, 'tree');
 let snapshotId: string;
-
-/** What must survive a round trip: content, kind, mode, symlink target, mtime to the millisecond. */
-function comparable(facts: Map<string, TreeFacts>): Array<[string, unknown]> {
-  return [...facts]
-    .map(([path, f]): [string, unknown] => [
-      path,
-      {
-        kind: f.kind,
-        size: f.size,
-        mode: f.mode,
-        sha256: f.sha256,
-        target: f.target,
-        mtimeMs: f.kind === 'symlink' ? undefined : Math.round(f.mtimeMs),
-      },
-    ])
-    .sort(([a], [b]) => (a < b ? -1 : 1));
-}
 
 async function restore(
   args: string[],

@@ -99,3 +99,20 @@ export async function describeTree(root: string): Promise<Map<string, TreeFacts>
   await walk(root, '');
   return out;
 }
+
+/** What must survive a round trip: content, kind, mode, symlink target, mtime to the millisecond. */
+export function comparable(facts: Map<string, TreeFacts>): Array<[string, unknown]> {
+  return [...facts]
+    .map(([path, f]): [string, unknown] => [
+      path,
+      {
+        kind: f.kind,
+        size: f.size,
+        mode: f.mode,
+        sha256: f.sha256,
+        target: f.target,
+        mtimeMs: f.kind === 'symlink' ? undefined : Math.round(f.mtimeMs),
+      },
+    ])
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+}
