@@ -20,6 +20,7 @@ import {
   ledgerMessage,
   loadVerifyingKey,
   type SealedCheckpoint,
+  type LedgerSource,
   type SealedRecord,
 } from '../../../libs/ledger';
 import {
@@ -52,33 +53,26 @@ function verifyingKey(config: BackstreamConfig, option: string | undefined): Led
   return key;
 }
 
-/** Everything read from one pass over the ledger that prove needs. */
-interface LedgerPass {
-  verifier: LedgerChainVerifier;
-  records: Map<number, SealedRecord>;
-  checkpoints: SealedCheckpoint[];
-}
-
-/** Reads the ledger once through the verifier, keeping the records `keep` selects and every checkpoint that verifies. */
+/**
+ * Reads a ledger through the verifier and hands over, in ledger order, each record the
+ * verifier accepted and each checkpoint the key signed. Returns the verifier (findings, leaves).
+ */
 async function readVerified(
-  ctx: ReaderContext,
+  source: LedgerSource,
   key: LedgerVerifyingKey,
-  keep: (record: SealedRecord) => boolean,
-): Promise<LedgerPass> {
+  onSigned: (sealed: SealedRecord | SealedCheckpoint) => void,
+): Promise<LedgerChainVerifier> {
   const verifier = new LedgerChainVerifier(key);
-  const records = new Map<number, SealedRecord>();
-  const checkpoints: SealedCheckpoint[] = [];
-  await ctx.ledger.read((item) => {
+  await source.read((item) => {
     const accepted = verifier.add(item);
     if (item.kind === 'record' && accepted) {
-      const sealed = { chained: item.chained, value: item.value, signature: item.signature ?? '' };
-      if (keep(sealed)) records.set(item.chained.seq, sealed);
+      onSigned({ chained: item.chained, value: item.value, signature: item.signature ?? '' });
     }
     if (item.kind === 'checkpoint' && key.verify(item.value, item.signature)) {
-      checkpoints.push({ checkpoint: item.checkpoint, value: item.value, signature: item.signature ?? '' });
+      onSigned({ checkpoint: item.checkpoint, value: item.value, signature: item.signature ?? '' });
     }
   });
-  return { verifier, records, checkpoints };
+  return verifier;
 }
 
 function verifyCommand(): Command {
@@ -226,7 +220,7 @@ function proveCommand(): Command {
         const change = opts.source !== undefined && split !== undefined;
         const snapshotRef = target === undefined || change ? undefined : (split?.[1] ?? target);
         const offset = change && split ? BigInt(split[1]) : undefined;
-        const pass = await readVerified(ctx, key, (r) => {
+        const wanted = (r: SealedRecord): boolean => {
           if (snapshotRef !== undefined) {
             return (
               r.chained.type === 'snapshot-commit' &&
@@ -239,18 +233,24 @@ function proveCommand(): Command {
           return (
             c.sources.includes(opts.source as string) && BigInt(c.fromOffset) <= offset && offset <= BigInt(c.toOffset)
           );
+        };
+        const records = new Map<number, SealedRecord>();
+        const checkpoints: SealedCheckpoint[] = [];
+        const verifier = await readVerified(ctx.ledger, key, (sealed) => {
+          if (!('chained' in sealed)) checkpoints.push(sealed);
+          else if (wanted(sealed)) records.set(sealed.chained.seq, sealed);
         });
-        const tree = new MerkleTree(pass.verifier.leafHashes());
-        const latest = pass.checkpoints.filter((c) => c.checkpoint.treeSize <= tree.size).at(-1);
+        const tree = new MerkleTree(verifier.leafHashes());
+        const latest = checkpoints.filter((c) => c.checkpoint.treeSize <= tree.size).at(-1);
         if (!latest) throw notFound('the ledger has no signed checkpoint to prove against');
         if (opts.consistency !== undefined) {
           const oldSize = Number(opts.consistency);
-          const older = pass.checkpoints.find((c) => c.checkpoint.treeSize === oldSize);
+          const older = checkpoints.find((c) => c.checkpoint.treeSize === oldSize);
           if (!older) throw notFound(`no signed checkpoint of tree size ${opts.consistency} in the ledger`);
           printJson(consistencyProof(older, latest, tree.consistencyProof(oldSize, latest.checkpoint.treeSize)));
           return;
         }
-        const candidates = [...pass.records.values()].filter((r) => r.chained.seq < latest.checkpoint.treeSize);
+        const candidates = [...records.values()].filter((r) => r.chained.seq < latest.checkpoint.treeSize);
         let chosen: SealedRecord | undefined;
         let detail: Awaited<ReturnType<typeof entryDetail>>;
         if (snapshotRef !== undefined) {
@@ -368,19 +368,10 @@ function rebuildCommand(): Command {
           );
         }
         // Check the mirror before publishing anything from it.
-        const verifier = new LedgerChainVerifier(key);
         const messages: ReturnType<typeof ledgerMessage>[] = [];
-        await new StoreLedgerSource(ctx.store).read((item) => {
-          const accepted = verifier.add(item);
-          if (item.kind === 'record' && accepted) {
-            messages.push(ledgerMessage({ chained: item.chained, value: item.value, signature: item.signature ?? '' }));
-          }
-          if (item.kind === 'checkpoint' && key.verify(item.value, item.signature)) {
-            messages.push(
-              ledgerMessage({ checkpoint: item.checkpoint, value: item.value, signature: item.signature ?? '' }),
-            );
-          }
-        });
+        const verifier = await readVerified(new StoreLedgerSource(ctx.store), key, (sealed) =>
+          messages.push(ledgerMessage(sealed)),
+        );
         const summary = verifier.finish();
         if (verifier.findings.length > 0) {
           throw new BackstreamError(
