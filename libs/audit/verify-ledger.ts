@@ -70,7 +70,7 @@ export class LedgerChainVerifier {
   private maxSeq = -1;
   private checkpoints = 0;
   private lastCheckpoint: LedgerCheckpoint | undefined;
-  /** Checkpoints met before all their records (reordering): checked at finish. */
+  /** Checkpoints whose range still had a hole when met (a record of it comes later, reordered): checked at finish. A checkpoint beyond the last seq seen is a finding at once. */
   private readonly deferred: PendingCheckpoint[] = [];
   /** Root of the contiguous prefix of leaves, kept as records arrive in order. */
   private readonly frontier = MerkleFrontier.empty();
