@@ -183,6 +183,8 @@ export BACKSTREAM_S3_SECRET_ACCESS_KEY=${s3_secret_key}
 export BACKSTREAM_S3_FORCE_PATH_STYLE=true
 export BACKSTREAM_S3_BUCKET=backstream
 export BACKSTREAM_LEDGER_SIGNING_KEY_FILE=${signing_key}
+# Several services on one host: each picks a free health port (logged as "health server listening").
+export BACKSTREAM_HEALTH_PORT=0
 EOF
 }
 

@@ -13,7 +13,9 @@ import {
   type ProgressEvent,
 } from '../events';
 import { LedgerWriter, runLedgerSequencer, type LedgerSigningKey } from '../ledger';
+import type { ConsumerWatcher } from '../health/readiness';
 import type { Logger } from '../log';
+import { processMessage, recordConsumerLag } from '../telemetry';
 import type { ObjectStore } from '../store';
 import { ArchiverPartition } from './archiver-partition';
 import { LedgerIndex, indexedLedger } from './ledger-index';
@@ -38,6 +40,8 @@ export interface ArchiverServiceOptions {
   /** Signs the ledger: the archiver runs the ledger sequencer. */
   signer: LedgerSigningKey;
   logger: Logger;
+  /** Told about the archiver's consumers, for /readyz. */
+  health?: ConsumerWatcher;
 }
 
 export interface RunningArchiver {
@@ -94,6 +98,7 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
     store: options.store,
     signer: options.signer,
     logger,
+    health: options.health,
   });
   const writer = new LedgerWriter(producer, topicName(config, 'ledger-intents'));
   const ledger = indexedLedger(index, writer);
@@ -125,8 +130,9 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
     return state;
   };
 
+  const groupId = consumerGroupId(config, 'archiver');
   const consumer = kafka.consumer({
-    groupId: consumerGroupId(config, 'archiver'),
+    groupId,
     sessionTimeout: 30000,
     heartbeatInterval: 3000,
   });
@@ -135,6 +141,7 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
     partitions.clear();
     lastCommitted.clear();
   });
+  options.health?.watchConsumer('archiver', consumer);
   await consumer.connect();
   await consumer.subscribe({ topics: [progressTopic], fromBeginning: true });
   await consumer.run({
@@ -168,11 +175,15 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
           continue;
         }
         const before = state.committed.length;
-        await state.apply(message.offset, Number(message.timestamp), item);
+        // The last hop of a chunk's trace; a commit intent sent here carries it on.
+        await processMessage({ topic: batch.topic, partition: batch.partition, groupId, message }, () =>
+          state.apply(message.offset, Number(message.timestamp), item),
+        );
         committed.push(...state.committed.slice(before));
         resolveOffset(message.offset);
         await heartbeat();
       }
+      recordConsumerLag(groupId, batch.topic, batch.partition, Number(batch.offsetLag()));
       const offset = state.commitOffset();
       if (offset !== undefined && lastCommitted.get(batch.partition) !== offset) {
         await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]);

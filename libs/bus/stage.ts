@@ -2,7 +2,9 @@ import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import pLimit from 'p-limit';
 import { InvalidEventError, describeError } from '../errors';
 import { deadLetter } from '../events';
+import type { ConsumerWatcher } from '../health/readiness';
 import type { Logger } from '../log';
+import { backstreamMetrics, processMessage, recordConsumerLag, withTraceContext } from '../telemetry';
 
 export interface StageOutput {
   topic: string;
@@ -23,6 +25,8 @@ export interface StageOptions {
   maxBytes: number;
   maxBytesPerPartition: number;
   logger: Logger;
+  /** Told about the consumer, for /readyz. */
+  health?: ConsumerWatcher;
   /** Handles one message; throws InvalidEventError to dead-letter it, anything else to retry the batch. */
   handle(message: KafkaMessage): Promise<StageOutput[]>;
 }
@@ -57,6 +61,11 @@ export async function runStage(options: StageOptions): Promise<RunningStage> {
   });
   const stats: StageStats = { messages: 0, deadLettered: 0, batches: 0 };
   const limit = pLimit(options.concurrency);
+  const metrics = backstreamMetrics();
+  // Counters show from the start at 0, so alerts on their rate have a series to read.
+  metrics.chunksProcessed.add(0, { service: options.service, outcome: 'ok' });
+  metrics.deadLetters.add(0, { service: options.service });
+  options.health?.watchConsumer(options.service, consumer);
   await consumer.connect();
   await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
   await consumer.run({
@@ -66,29 +75,41 @@ export async function runStage(options: StageOptions): Promise<RunningStage> {
     partitionsConsumedConcurrently: 2,
     eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
       if (!isRunning() || isStale() || batch.messages.length === 0) return;
+      let deadLettered = 0;
       const outputs = await Promise.all(
         batch.messages.map((message) =>
-          limit(async (): Promise<StageOutput[]> => {
-            try {
-              const out = await options.handle(message);
-              await heartbeat();
-              return out;
-            } catch (err) {
-              if (!(err instanceof InvalidEventError)) throw err;
-              stats.deadLettered += 1;
-              logger.warn(
-                { topic: batch.topic, partition: batch.partition, offset: message.offset, reason: err.message },
-                'dead-lettering an invalid event',
-              );
-              const origin = {
-                topic: batch.topic,
-                partition: batch.partition,
-                offset: message.offset,
-                service: options.service,
-              };
-              return [{ topic: options.deadLetterTopic, message: deadLetter(message, origin, err.message) }];
-            }
-          }),
+          limit((): Promise<StageOutput[]> =>
+            // One span a message, child of the context it carries; outputs carry this span on.
+            processMessage(
+              { topic: batch.topic, partition: batch.partition, groupId: options.groupId, message },
+              async () => {
+                try {
+                  const out = await options.handle(message);
+                  await heartbeat();
+                  return out.map((o) => ({ topic: o.topic, message: withTraceContext(o.message) }));
+                } catch (err) {
+                  if (!(err instanceof InvalidEventError)) throw err;
+                  deadLettered += 1;
+                  logger.warn(
+                    {
+                      topic: batch.topic,
+                      partition: batch.partition,
+                      offset: message.offset,
+                      reason: err.message,
+                    },
+                    'dead-lettering an invalid event',
+                  );
+                  const origin = {
+                    topic: batch.topic,
+                    partition: batch.partition,
+                    offset: message.offset,
+                    service: options.service,
+                  };
+                  return [{ topic: options.deadLetterTopic, message: deadLetter(message, origin, err.message) }];
+                }
+              },
+            ),
+          ),
         ),
       ).catch((err: unknown) => {
         logger.error(
@@ -108,6 +129,15 @@ export async function runStage(options: StageOptions): Promise<RunningStage> {
       }
       // Only now are the effects durable: resolve and commit.
       resolveOffset(batch.lastOffset());
+      recordConsumerLag(options.groupId, batch.topic, batch.partition, Number(batch.offsetLag()));
+      // Counted once the batch is durable, so a retried batch is not counted twice.
+      const { service } = options;
+      metrics.chunksProcessed.add(batch.messages.length - deadLettered, { service, outcome: 'ok' });
+      if (deadLettered > 0) {
+        metrics.chunksProcessed.add(deadLettered, { service, outcome: 'dead_lettered' });
+        metrics.deadLetters.add(deadLettered, { service });
+      }
+      stats.deadLettered += deadLettered;
       stats.messages += batch.messages.length;
       stats.batches += 1;
       await commitOffsetsIfNecessary();

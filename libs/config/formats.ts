@@ -101,6 +101,14 @@ export function registerFormats(): void {
   });
 
   convict.addFormat({
+    name: 'ratio',
+    coerce: (v: unknown) => (typeof v === 'string' && /^\s*\d*\.?\d+\s*$/.test(v) ? Number(v) : v),
+    validate: (v: unknown) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) fail('a number from 0 to 1');
+    },
+  });
+
+  convict.addFormat({
     name: 'zstd-level',
     coerce: (v: unknown) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
     validate: (v: unknown) => {

@@ -52,7 +52,6 @@ describe('loadConfig', () => {
       batchMaxMs: 1000,
       maxValueBytes: 4 * 1024 * 1024,
       maxInFlightBytes: 16 * 1024 * 1024,
-      shutdownTimeoutMs: 10000,
     });
     const { config } = loadConfig({
       env: {

@@ -32,6 +32,9 @@ export interface BackstreamConfig {
   chunking: { minSize: number; avgSize: number; maxSize: number };
   store: { concurrency: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  health: { port: number; host: string };
+  telemetry: { otlpEndpoint: string; prometheus: boolean; traceSampleRatio: number; metricsExportIntervalMs: number };
+  shutdown: { gracePeriodMs: number };
   producer: { maxInFlightBytes: number; batchBytes: number; commitTimeoutMs: number };
   chunkWorker: { groupId: string; compressionLevel: number; fetchMaxBytes: number };
   verifier: { groupId: string };
@@ -44,7 +47,6 @@ export interface BackstreamConfig {
     batchMaxMs: number;
     maxValueBytes: number;
     maxInFlightBytes: number;
-    shutdownTimeoutMs: number;
   };
   encryption: { masterKey: string; masterKeyFile: string };
   ledger: {
@@ -247,6 +249,54 @@ export const configSchema: Schema<BackstreamConfig> = {
       env: 'BACKSTREAM_LOG_LEVEL',
     },
   },
+  health: {
+    port: {
+      doc: 'Port of the HTTP server of a long-running service (`backstream run …`): /healthz, /readyz and /metrics. 0: any free port (the service logs which).',
+      format: 'port',
+      default: 9400,
+      env: 'BACKSTREAM_HEALTH_PORT',
+    },
+    host: {
+      doc: 'Address the health server listens on.',
+      format: 'non-empty-string',
+      default: '0.0.0.0',
+      env: 'BACKSTREAM_HEALTH_HOST',
+    },
+  },
+  telemetry: {
+    otlpEndpoint: {
+      doc: 'OTLP/HTTP endpoint of an OpenTelemetry collector (e.g. http://otel-collector:4318): traces and metrics are exported to it. Empty: nothing is exported.',
+      format: 'optional-url',
+      default: '',
+      env: 'BACKSTREAM_TELEMETRY_OTLP_ENDPOINT',
+    },
+    prometheus: {
+      doc: 'Record metrics and serve them in the Prometheus text format on the health port at /metrics. With this false and otlpEndpoint empty, telemetry is off entirely.',
+      format: Boolean,
+      default: true,
+      env: 'BACKSTREAM_TELEMETRY_PROMETHEUS',
+    },
+    traceSampleRatio: {
+      doc: 'Share of new traces (one per chunk) that are recorded, from 0 to 1; a service follows the decision of the message it consumes.',
+      format: 'ratio',
+      default: 1,
+      env: 'BACKSTREAM_TELEMETRY_TRACE_SAMPLE_RATIO',
+    },
+    metricsExportIntervalMs: {
+      doc: 'Milliseconds between metric exports to otlpEndpoint.',
+      format: 'positive-int',
+      default: 15000,
+      env: 'BACKSTREAM_TELEMETRY_METRICS_EXPORT_INTERVAL_MS',
+    },
+  },
+  shutdown: {
+    gracePeriodMs: {
+      doc: "On SIGTERM, milliseconds a service has to finish its in-flight work, commit and disconnect; work not finished by then is abandoned uncommitted and redelivered. Keep it below the pod's terminationGracePeriodSeconds.",
+      format: 'positive-int',
+      default: 20000,
+      env: 'BACKSTREAM_SHUTDOWN_GRACE_PERIOD_MS',
+    },
+  },
   producer: {
     maxInFlightBytes: {
       doc: 'Chunk bytes the producer may have published but not yet acknowledged; bounds its memory.',
@@ -363,12 +413,6 @@ export const configSchema: Schema<BackstreamConfig> = {
       format: 'byte-size',
       default: 16 * MiB,
       env: 'BACKSTREAM_CHANGES_MAX_IN_FLIGHT_BYTES',
-    },
-    shutdownTimeoutMs: {
-      doc: 'On SIGTERM, milliseconds the producer service waits for its open change batches to be sealed and committed; batches not committed by then are abandoned (their records are read again on restart).',
-      format: 'positive-int',
-      default: 10000,
-      env: 'BACKSTREAM_CHANGES_SHUTDOWN_TIMEOUT_MS',
     },
   },
   encryption: {

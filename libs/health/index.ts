@@ -1,2 +1,3 @@
-export { probeKafka, probeStore } from './probes';
-export type { ProbeResult } from './probes';
+export { probeKafka, probeStore, type ProbeResult } from './probes';
+export { Readiness, type CheckState, type ConsumerWatcher, type ReadinessReport } from './readiness';
+export { startHealthServer, type HealthServer, type HealthServerOptions } from './server';

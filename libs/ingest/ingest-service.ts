@@ -4,6 +4,7 @@ import type { GearTable } from '../chunking';
 import { requireSettings, type BackstreamConfig } from '../config';
 import { ConfigError, describeError } from '../errors';
 import { HEADERS, consumerGroupId, decodeJson, decodeLedgerRecord, headerString, topicName } from '../events';
+import type { ConsumerWatcher } from '../health/readiness';
 import type { Logger } from '../log';
 import { Slots } from '../pipeline';
 import type { ObjectStore } from '../store';
@@ -16,6 +17,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const MiB = 1024 * 1024;
 /** How often the progress topic's partition count is read again (batch ids depend on it). */
 const PARTITIONS_REFRESH_MS = 30_000;
+/** How long stop() without a deadline gives open change batches. */
+const DEFAULT_STOP_MS = 10_000;
 
 export interface IngestServiceOptions {
   kafka: Kafka;
@@ -28,13 +31,16 @@ export interface IngestServiceOptions {
   /** Where claim-check payloads are read (S3StagedObjects over the bucket). */
   staged: StagedObjects;
   logger: Logger;
+  /** Told about the change-topic consumer, for /readyz. */
+  health?: ConsumerWatcher;
 }
 
 export interface RunningIngest {
   consumer: Consumer;
   /** Totals over every partition this process has ingested. */
   stats(): PartitionIngestStats;
-  stop(): Promise<void>;
+  /** Seals and commits open change batches until `deadline` (epoch ms), then disconnects. */
+  stop(deadline?: number): Promise<void>;
 }
 
 async function progressPartitionCount(admin: Admin, topic: string): Promise<number> {
@@ -176,6 +182,7 @@ export async function runIngest(options: IngestServiceOptions): Promise<RunningI
       maxWaitTimeInMs: 500,
     });
     const group = consumer;
+    options.health?.watchConsumer('producer', group);
     const slotKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
     const ingestOf = (topic: string, partition: number): PartitionIngest => {
       const k = slotKey(topic, partition);
@@ -260,11 +267,13 @@ export async function runIngest(options: IngestServiceOptions): Promise<RunningI
     return {
       consumer: group,
       stats: () => sumStats([...retired, ...[...parts.values()].map((p) => p.stats)]),
-      stop: async () => {
+      stop: async (deadline = Date.now() + DEFAULT_STOP_MS) => {
         stopping = true;
         group.pause(changeTopics.map((topic) => ({ topic })));
         const stopped = [...parts.values()];
-        await Promise.all(stopped.map((p) => p.stop(config.changes.shutdownTimeoutMs)));
+        // What is left after sealing goes to disconnecting (commit, leave the group).
+        const sealMs = Math.max(0, (deadline - Date.now()) * 0.7);
+        await Promise.all(stopped.map((p) => p.stop(sealMs)));
         await group.disconnect();
         clearInterval(refresh);
         await Promise.all(readers.map((r) => r.stop()));

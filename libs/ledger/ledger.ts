@@ -7,6 +7,7 @@ import {
   type SnapshotCommitRecord,
 } from '../events';
 import { BackstreamError } from '../errors';
+import { withTraceContext } from '../telemetry';
 import type { LedgerSource } from './source';
 
 export interface LedgerEntry {
@@ -35,7 +36,7 @@ export class LedgerWriter {
     await this.producer.send({
       topic: this.intentsTopic,
       acks: -1,
-      messages: [encodeJson('snapshot-commit', record, record.snapshotId)],
+      messages: [withTraceContext(encodeJson('snapshot-commit', record, record.snapshotId))],
     });
   }
 
@@ -43,7 +44,7 @@ export class LedgerWriter {
     await this.producer.send({
       topic: this.intentsTopic,
       acks: -1,
-      messages: [encodeJson('changes-commit', record, record.snapshotId)],
+      messages: [withTraceContext(encodeJson('changes-commit', record, record.snapshotId))],
     });
   }
 }

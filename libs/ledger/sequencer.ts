@@ -2,7 +2,9 @@ import { Partitioners, type Batch, type Kafka, type KafkaMessage, type Message, 
 import type { BackstreamConfig } from '../config';
 import { InvalidEventError, describeError } from '../errors';
 import { consumerGroupId, deadLetter, decodeCommitIntent, topicName, type OutgoingMessage } from '../events';
+import type { ConsumerWatcher } from '../health/readiness';
 import type { Logger } from '../log';
+import { backstreamMetrics, inInternalSpan, linksOf } from '../telemetry';
 import type { ObjectStore } from '../store';
 import { LedgerChain, ledgerMessage, type SealedRecord } from './chain';
 import { writeMirrorObject } from './mirror';
@@ -18,6 +20,8 @@ export interface LedgerSequencerOptions {
   store: ObjectStore;
   signer: LedgerSigningKey;
   logger: Logger;
+  /** Told about the sequencer's consumer, for /readyz. */
+  health?: ConsumerWatcher;
 }
 
 export interface RunningSequencer {
@@ -168,6 +172,8 @@ export async function runLedgerSequencer(options: LedgerSequencerOptions): Promi
   const consumer = kafka.consumer({ groupId, sessionTimeout: 30000, heartbeatInterval: 3000, maxWaitTimeInMs: 200 });
   // Whatever this member held before a rebalance, it must fence and re-read before writing.
   consumer.on(consumer.events.GROUP_JOIN, () => void deactivate());
+  options.health?.watchConsumer('ledger-sequencer', consumer);
+  const commitDuration = backstreamMetrics().ledgerCommitDuration;
   await consumer.connect();
   await consumer.subscribe({ topics: [intentsTopic], fromBeginning: true });
   await consumer.run({
@@ -180,7 +186,16 @@ export async function runLedgerSequencer(options: LedgerSequencerOptions): Promi
         for (let i = 0; i < batch.messages.length; i += MAX_RECORDS_PER_SEAL) {
           if (!isRunning() || isStale()) return;
           const messages = batch.messages.slice(i, i + MAX_RECORDS_PER_SEAL);
-          await seal(active, batch, messages);
+          const started = performance.now();
+          const state = active;
+          // One span a seal, linked to the traces of the intents it commits.
+          await inInternalSpan(
+            'ledger append',
+            { 'backstream.ledger.intents': messages.length },
+            () => seal(state, batch, messages),
+            linksOf(messages),
+          );
+          commitDuration.record((performance.now() - started) / 1000);
           // Committed in the transaction; this only moves the fetch position on.
           resolveOffset((messages[messages.length - 1] as KafkaMessage).offset);
           await heartbeat();

@@ -1,6 +1,7 @@
 import type { Message } from 'kafkajs';
 import { encodeChunk, encodeJson } from '../events';
 import { blockKey, type ObjectStore } from '../store';
+import { sendMessage } from '../telemetry';
 
 /** Where chunk events go: an EventPublisher fits (publish may wait for back-pressure). */
 export interface ChunkPublisher {
@@ -133,24 +134,53 @@ export class ChunkSender {
         // This snapshot shares the block: under Object Lock, it stays locked as long as a new one.
         await store.keepLocked(existing);
         this.options.onDecided?.('found', chunk);
-        await publisher.publish(
+        // Each chunk's journey is a trace of its own, starting here.
+        await sendMessage(
           topics.stored,
-          encodeJson(
-            'chunk-stored',
-            { snapshotId, seq, hash, size, storedSize: existing.size, key, origin: 'existing' },
-            hash,
-          ),
+          (traced) =>
+            publisher.publish(
+              topics.stored,
+              traced(
+                encodeJson(
+                  'chunk-stored',
+                  { snapshotId, seq, hash, size, storedSize: existing.size, key, origin: 'existing' },
+                  hash,
+                ),
+              ),
+            ),
+          { newTrace: true, attributes: { 'backstream.chunk.hash': hash, 'backstream.snapshot.id': snapshotId } },
         );
         return;
       }
     }
     this.options.onDecided?.('sent', chunk);
-    await publisher.publish(
+    await sendMessage(
       topics.chunks,
-      encodeChunk({
-        meta: { snapshotId, source: chunk.source, seq, hash, size, ...(chunk.repair === true ? { repair: true } : {}) },
-        data,
-      }),
+      (traced) =>
+        publisher.publish(
+          topics.chunks,
+          traced(
+            encodeChunk({
+              meta: {
+                snapshotId,
+                source: chunk.source,
+                seq,
+                hash,
+                size,
+                ...(chunk.repair === true ? { repair: true } : {}),
+              },
+              data,
+            }),
+          ),
+        ),
+      {
+        newTrace: true,
+        attributes: {
+          'backstream.chunk.hash': hash,
+          'backstream.snapshot.id': snapshotId,
+          'messaging.message.body.size': size,
+        },
+      },
     );
   }
 }

@@ -1,2 +1,3 @@
-export { openServiceContext, closeServiceContext, runUntilSignalled, openReaderContext } from './service';
-export type { ServiceContext, Stoppable, ReaderContext } from './service';
+export { openServiceContext, closeServiceContext, openReaderContext, openRepositoryStore } from './service';
+export type { ServiceContext, Stoppable, ReaderContext, ReaderOptions, RepositoryStore } from './service';
+export { runService, SERVICE_EXIT, type ServiceStarter } from './run-service';

@@ -2,7 +2,6 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka, Producer } from 'kafkajs';
 import { createIdempotentProducer, createKafka } from '../bus';
 import { requireSettings, type BackstreamConfig } from '../config';
-import { describeError } from '../errors';
 import { ensureTopics, topicName } from '../events';
 import {
   SignedLedgerSource,
@@ -11,6 +10,7 @@ import {
   loadVerifyingKey,
   type LedgerSource,
 } from '../ledger';
+import type { ConsumerWatcher } from '../health/readiness';
 import { createLogger, type Logger } from '../log';
 import { GearTable, defaultGearTable } from '../chunking';
 import { EncryptedObjectStore, loadMasterKey, openRepository } from '../crypto';
@@ -29,6 +29,8 @@ export interface ServiceContext {
   store: ObjectStore;
   /** The repository's chunker gear table (keyed when the repository is encrypted). */
   gear: GearTable;
+  /** Where the service's consumers report themselves for /readyz. */
+  health: ConsumerWatcher;
 }
 
 export interface RepositoryStore {
@@ -52,32 +54,47 @@ export async function openRepositoryStore(config: BackstreamConfig, s3: S3Client
 }
 
 export interface Stoppable {
-  stop(): Promise<void>;
+  /**
+   * Stops fetching, finishes (or gives up) the work in flight, commits what is durable and
+   * disconnects. `deadline` (epoch ms) is when the process will exit regardless: work that
+   * cannot finish by then is left uncommitted and is redelivered.
+   */
+  stop(deadline?: number): Promise<void>;
 }
+
+/** Reports nothing: for contexts nobody probes (a CLI backup). */
+const UNWATCHED: ConsumerWatcher = { watchConsumer: () => undefined };
 
 /** Connects a service's dependencies, checks the bucket and makes sure the topics exist. */
 export async function openServiceContext(
   name: string,
   config: BackstreamConfig,
   logger?: Logger,
+  health: ConsumerWatcher = UNWATCHED,
 ): Promise<ServiceContext> {
   requireSettings(config, ['kafka.brokers', 's3.bucket']);
   const log = logger ?? createLogger(config.log.level, name);
   const kafka = createKafka(config.kafka, { clientSuffix: name, logger: log });
   const objectLock = objectLockPolicyOf(config.objectLock);
   const s3 = createS3Client(config.s3);
-  await requireBucket(s3, config.s3.bucket, { objectLock });
-  const admin = kafka.admin();
-  await admin.connect();
   try {
-    await ensureTopics(admin, config);
-  } finally {
-    await admin.disconnect();
+    await requireBucket(s3, config.s3.bucket, { objectLock });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, config);
+    } finally {
+      await admin.disconnect();
+    }
+    const repository = await openRepositoryStore(config, s3);
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    return { name, config, logger: log, kafka, producer, s3, store: repository.store, gear: repository.gear, health };
+  } catch (err) {
+    // A service that retries its start must not pile up sockets.
+    s3.destroy();
+    throw err;
   }
-  const repository = await openRepositoryStore(config, s3);
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  return { name, config, logger: log, kafka, producer, s3, store: repository.store, gear: repository.gear };
 }
 
 /** What read-only commands (snapshots, ls, restore) need: the ledger and the store. */
@@ -144,32 +161,4 @@ export async function openReaderContext(config: BackstreamConfig, options: Reade
 export async function closeServiceContext(ctx: ServiceContext): Promise<void> {
   await ctx.producer.disconnect().catch(() => undefined);
   ctx.s3.destroy();
-}
-
-/**
- * Runs a long-lived service until SIGTERM or SIGINT, then stops it (the consumer finishes
- * its current batch, commits what is durable, and leaves the group) and exits.
- */
-export async function runUntilSignalled(
-  ctx: ServiceContext,
-  start: (ctx: ServiceContext) => Promise<Stoppable>,
-): Promise<void> {
-  const running = await start(ctx);
-  ctx.logger.info('service started');
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      ctx.logger.info({ signal }, 'stopping');
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-  try {
-    await running.stop();
-  } catch (err) {
-    ctx.logger.error({ err: describeError(err) }, 'error while stopping');
-  }
-  await closeServiceContext(ctx);
 }

@@ -1,5 +1,6 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { BackstreamConfig } from '../config';
+import { instrumentS3Client } from '../telemetry';
 
 /**
  * Builds the S3 client of a process from the s3 settings.
@@ -26,5 +27,5 @@ export function createS3Client(config: BackstreamConfig['s3']): S3Client {
       ...(config.sessionToken !== '' ? { sessionToken: config.sessionToken } : {}),
     };
   }
-  return new S3Client(clientConfig);
+  return instrumentS3Client(new S3Client(clientConfig));
 }

@@ -23,5 +23,6 @@ export function startArchiver(ctx: ServiceContext): Promise<Stoppable> {
     encoder: new BlockEncoder(ctx.config.chunkWorker.compressionLevel),
     signer,
     logger: ctx.logger,
+    health: ctx.health,
   });
 }

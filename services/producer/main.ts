@@ -15,5 +15,6 @@ export function startProducer(ctx: ServiceContext): Promise<Stoppable> {
     gear: ctx.gear,
     staged: new S3StagedObjects(ctx.s3, config.s3.bucket, config.s3.prefix),
     logger: ctx.logger,
+    health: ctx.health,
   });
 }

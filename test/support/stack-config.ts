@@ -36,6 +36,8 @@ export function testEnv(label: string, extraEnv: Record<string, string> = {}): R
     BACKSTREAM_S3_BUCKET: name.slice(0, 63),
     BACKSTREAM_LOG_LEVEL: 'warn',
     BACKSTREAM_LEDGER_SIGNING_KEY: TEST_SIGNING_KEY.exportSeed(),
+    // Many services share this host: each takes a free port for /healthz, /readyz, /metrics.
+    BACKSTREAM_HEALTH_PORT: '0',
     ...extraEnv,
   };
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { runBackup, type BackupProgress } from '../../../libs/backup';
 import { openServiceContext, closeServiceContext } from '../../../libs/runtime';
+import { inInternalSpan, startTelemetry } from '../../../libs/telemetry';
 import { loadCommandConfig, printJson, terminalProgressBar } from '../context';
 
 function mib(bytes: number): string {
@@ -23,9 +24,14 @@ export function backupCommand(): Command {
     .option('--json', 'JSON lines: progress every second, then a summary')
     .action(async function (this: Command, path: string, opts: { source: string; json?: boolean }) {
       const { config } = loadCommandConfig(this);
+      // A backup starts the trace of every chunk it sends (exported when an OTLP endpoint is set).
+      const telemetry = startTelemetry(config.telemetry, { service: 'backup', serveMetrics: false });
       const ctx = await openServiceContext('producer', {
         ...config,
         log: { level: opts.json ? 'warn' : config.log.level },
+      }).catch(async (err: unknown) => {
+        await telemetry.shutdown();
+        throw err;
       });
       const bar = terminalProgressBar(
         '{phase} | {files} files | {value} MiB read | {sent} MiB sent | {rate} MiB/s',
@@ -43,7 +49,9 @@ export function backupCommand(): Command {
           });
       };
       try {
-        const result = await runBackup({ root: path, source: opts.source }, { ...ctx, onProgress });
+        const result = await inInternalSpan('backup', { 'backstream.source': opts.source }, () =>
+          runBackup({ root: path, source: opts.source }, { ...ctx, onProgress }),
+        );
         bar?.stop();
         if (opts.json) {
           const { record, ...summary } = result;
@@ -66,6 +74,7 @@ export function backupCommand(): Command {
       } finally {
         bar?.stop();
         await closeServiceContext(ctx);
+        await telemetry.shutdown();
       }
     });
 }
