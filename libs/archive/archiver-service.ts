@@ -15,7 +15,7 @@ import {
 import { LedgerWriter, runLedgerSequencer, type LedgerSigningKey } from '../ledger';
 import type { ConsumerWatcher } from '../health/readiness';
 import type { Logger } from '../log';
-import { processMessage, recordConsumerLag } from '../telemetry';
+import { backstreamMetrics, processMessage, recordConsumerLag } from '../telemetry';
 import type { ObjectStore } from '../store';
 import { ArchiverPartition } from './archiver-partition';
 import { LedgerIndex, indexedLedger } from './ledger-index';
@@ -135,7 +135,12 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
     groupId,
     sessionTimeout: 30000,
     heartbeatInterval: 3000,
+    // Stopping waits for the fetch in flight: a short long-poll keeps SIGTERM-to-exit short.
+    maxWaitTimeInMs: 1000,
   });
+  const metrics = backstreamMetrics();
+  for (const outcome of ['ok', 'dead_lettered']) metrics.chunksProcessed.add(0, { service: 'archiver', outcome });
+  metrics.deadLetters.add(0, { service: 'archiver' });
   // After every (re)join the group resumes from committed offsets: rebuild state from there.
   consumer.on(consumer.events.GROUP_JOIN, () => {
     partitions.clear();
@@ -171,6 +176,8 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
             acks: -1,
             messages: [deadLetter(message, origin, err.message)],
           });
+          metrics.chunksProcessed.add(1, { service: 'archiver', outcome: 'dead_lettered' });
+          metrics.deadLetters.add(1, { service: 'archiver' });
           resolveOffset(message.offset);
           continue;
         }
@@ -180,6 +187,7 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
           state.apply(message.offset, Number(message.timestamp), item),
         );
         committed.push(...state.committed.slice(before));
+        metrics.chunksProcessed.add(1, { service: 'archiver', outcome: 'ok' });
         resolveOffset(message.offset);
         await heartbeat();
       }

@@ -58,12 +58,15 @@ export async function runStage(options: StageOptions): Promise<RunningStage> {
     maxBytesPerPartition: options.maxBytesPerPartition,
     sessionTimeout: 30000,
     heartbeatInterval: 3000,
+    // Stopping waits for the fetch in flight: a short long-poll keeps SIGTERM-to-exit short.
+    maxWaitTimeInMs: 1000,
   });
   const stats: StageStats = { messages: 0, deadLettered: 0, batches: 0 };
   const limit = pLimit(options.concurrency);
   const metrics = backstreamMetrics();
   // Counters show from the start at 0, so alerts on their rate have a series to read.
   metrics.chunksProcessed.add(0, { service: options.service, outcome: 'ok' });
+  metrics.chunksProcessed.add(0, { service: options.service, outcome: 'dead_lettered' });
   metrics.deadLetters.add(0, { service: options.service });
   options.health?.watchConsumer(options.service, consumer);
   await consumer.connect();

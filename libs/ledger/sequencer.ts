@@ -131,6 +131,7 @@ export async function runLedgerSequencer(options: LedgerSequencerOptions): Promi
       } catch (err) {
         if (!(err instanceof InvalidEventError)) throw err;
         logger.warn({ offset: message.offset, reason: err.message }, 'dead-lettering an invalid commit intent');
+        backstreamMetrics().deadLetters.add(1, { service: 'ledger-sequencer' });
         const origin = { topic: batch.topic, partition: batch.partition, offset: message.offset, service: 'archiver' };
         deadLetters.push(deadLetter(message, origin, err.message));
       }

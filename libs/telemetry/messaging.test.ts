@@ -18,7 +18,6 @@ function delivered(message: Message, offset: number): KafkaMessage {
     attributes: 0,
     offset: String(offset),
     headers,
-    size: 0,
   };
 }
 

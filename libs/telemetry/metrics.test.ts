@@ -79,7 +79,10 @@ describe('metrics on /metrics', () => {
     expect(value(text, 'backstream_verification_failures_total')).toBe(0);
     // The latest lag of a partition, not a sum of what was seen.
     expect(
-      value(text, 'backstream_consumer_lag{messaging_consumer_group_name="g",topic="p.chunks",partition="2"}'),
+      value(
+        text,
+        'backstream_consumer_lag{messaging_consumer_group_name="g",messaging_destination_name="p.chunks",messaging_destination_partition_id="2"}',
+      ),
     ).toBe(5);
     expect(value(text, 'backstream_dedup_ratio')).toBeCloseTo(0.25);
     expect(value(text, 'backstream_dedup_bytes_total{service="verifier",result="existing"}')).toBe(100);

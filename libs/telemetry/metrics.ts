@@ -8,7 +8,7 @@ import { metrics, type Attributes, type Counter, type Histogram, type Observable
  * backstream_chunks_processed_total.
  */
 export interface BackstreamMetrics {
-  /** Messages a stage handled, by `service` and `outcome` (ok | dead_lettered | corrupt). */
+  /** Messages a stage handled, by `service` and `outcome` (ok | dead_lettered); a corrupt block is an ok message (see verificationFailures). */
   chunksProcessed: Counter;
   /** Chunk bytes (uncompressed) a stage handled, by `service`. */
   bytesProcessed: Counter;
@@ -24,7 +24,7 @@ export interface BackstreamMetrics {
   s3RequestErrors: Counter;
   /** Time from the first intent of a ledger append to its Kafka transaction commit. */
   ledgerCommitDuration: Histogram;
-  /** Messages behind the partition's end after the last batch, by `topic`, `partition`, `group`. */
+  /** Messages behind the partition's end after the last batch, by group, topic and partition (messaging.* names). */
   consumerLag: ObservableGauge;
   /** Share of chunk bytes that were already stored (existing / all), since the process started. */
   dedupRatio: ObservableGauge;
@@ -111,7 +111,11 @@ export function resetMetrics(): void {
 export function recordConsumerLag(group: string, topic: string, partition: number, lag: number): void {
   lags.set(`${group}|${topic}|${partition}`, {
     value: Math.max(0, lag),
-    attributes: { 'messaging.consumer.group.name': group, topic, partition: String(partition) },
+    attributes: {
+      'messaging.consumer.group.name': group,
+      'messaging.destination.name': topic,
+      'messaging.destination.partition.id': String(partition),
+    },
   });
 }
 

@@ -12,6 +12,8 @@ export function startVerifier(ctx: ServiceContext): Promise<Stoppable> {
   const progressTopic = topicName(config, 'progress');
   const metrics = backstreamMetrics();
   metrics.verificationFailures.add(0);
+  recordDedup('verifier', 'new', 0);
+  recordDedup('verifier', 'existing', 0);
   return runStage({
     kafka: ctx.kafka,
     producer: ctx.producer,

@@ -20,8 +20,22 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env };
 }
 
+export interface StartOptions {
+  /**
+   * The info-level log message to wait for: "service started" (connected, in its consumer
+   * group) by default; "health server listening" for a service whose dependencies are not
+   * reachable yet.
+   */
+  until?: string;
+}
+
 /** Starts `backstream run <service>` and resolves once it has logged that it started. */
-export async function startService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
+export async function startService(
+  name: string,
+  env: Record<string, string>,
+  options: StartOptions = {},
+): Promise<ServiceProcess> {
+  const until = options.until ?? 'service started';
   // Readiness is read from the info-level "service started" line, whatever level the test chose.
   const proc = spawn(process.execPath, [cli, 'run', name], {
     env: childEnv({ ...env, BACKSTREAM_LOG_LEVEL: 'info' }),
@@ -33,7 +47,7 @@ export async function startService(name: string, env: Record<string, string>): P
   const started = new Promise<void>((resolveStarted, reject) => {
     const onData = (d: Buffer): void => {
       out += d.toString();
-      if (out.includes('service started')) resolveStarted();
+      if (out.includes(until)) resolveStarted();
     };
     proc.stdout?.on('data', onData);
     proc.stderr?.on('data', onData);
@@ -43,7 +57,7 @@ export async function startService(name: string, env: Record<string, string>): P
   await withTimeout(
     started,
     startTimeoutMs,
-    () => new Error(`${name} did not start within ${startTimeoutMs} ms; its output:\n${out.slice(-4000)}`),
+    () => new Error(`${name} did not log "${until}" within ${startTimeoutMs} ms; its output:\n${out.slice(-4000)}`),
   );
   return {
     name,
@@ -56,6 +70,31 @@ export async function startService(name: string, env: Record<string, string>): P
       await exited;
     },
   };
+}
+
+/** The port of a service's health server, from its "health server listening" log line (BACKSTREAM_HEALTH_PORT=0). */
+export function healthPortOf(service: ServiceProcess): number {
+  for (const line of service.output().split('\n')) {
+    if (!line.startsWith('{') || !line.includes('"msg":"health server listening"')) continue;
+    // The line may still be arriving (its end after "msg"): read the field, not the whole JSON.
+    const port = Number(/"port":(\d+)/.exec(line)?.[1]);
+    if (port > 0) return port;
+  }
+  throw new Error(`${service.name} has not logged its health port:\n${service.output().slice(-2000)}`);
+}
+
+/** JSON log lines a process wrote (other lines skipped). */
+export function logLines(output: string): Array<Record<string, unknown>> {
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
 }
 
 export interface CliResult {
