@@ -9,7 +9,7 @@ NPM := npm --no-audit --no-fund --loglevel=error
 # Node 22 (see docs/decisions.md); keep test and demo output readable.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?= true
 
-.PHONY: help deps build up down status stack-install env test test-unit test-integration lint format demo bench bench-chunker bench-objects bench-pipeline bench-cdc bench-encryption clean
+.PHONY: help deps build up down status stack-install env test test-unit test-integration lint format demo bench bench-chunker bench-objects bench-pipeline bench-cdc bench-encryption clean k8s-tools chart-check image-rehearse
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -73,6 +73,15 @@ bench-cdc: up ## change events/s and latency from publish to ledger commit, 8-pa
 
 bench-encryption: up ## plain vs encrypted repository, 256 MiB dataset: backup, restore, ledger verify [--deep] (MIB=, ROUNDS=, DOC=0|1)
 	@eval "$$($(STACK) env)" && node dist/test/bench/encryption.js --mib $${MIB:-256} --rounds $${ROUNDS:-3} --write-doc $${DOC:-auto}
+
+k8s-tools: ## build the pinned helm and kubeconform and the Kubernetes and KEDA schemas into .tools/ (cached)
+	infra/k8s-tools/tools.sh
+
+chart-check: ## validate the Helm chart: lint, render, kubeconform against Kubernetes and KEDA schemas
+	infra/k8s-tools/chart-check.sh
+
+image-rehearse: ## without Docker: build what the Dockerfile's runtime stage holds, run it as non-root
+	infra/docker/rehearse.sh
 
 clean: down ## stop the stack and delete build output, stack state and benchmark data
 	rm -rf dist .stack .bench .demo
