@@ -9,7 +9,7 @@ NPM := npm --no-audit --no-fund --loglevel=error
 # Node 22 (see docs/decisions.md); keep test and demo output readable.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?= true
 
-.PHONY: help deps build up down status stack-install env test test-unit test-integration lint format demo bench bench-chunker bench-objects bench-pipeline bench-cdc bench-encryption clean k8s-tools chart-check image-rehearse
+.PHONY: help deps build up down status stack-install env test test-unit test-integration lint format demo bench bench-chunker bench-objects bench-pipeline bench-cdc bench-encryption bench-scaling clean k8s-tools chart-check image-rehearse
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ bench-cdc: up ## change events/s and latency from publish to ledger commit, 8-pa
 
 bench-encryption: up ## plain vs encrypted repository, 256 MiB dataset: backup, restore, ledger verify [--deep] (MIB=, ROUNDS=, DOC=0|1)
 	@eval "$$($(STACK) env)" && node dist/test/bench/encryption.js --mib $${MIB:-256} --rounds $${ROUNDS:-3} --write-doc $${DOC:-auto}
+
+bench-scaling: up ## backup MB/s vs chunk-worker × verifier processes, and telemetry off/metrics/export, 128 MiB (MIB=, ROUNDS=, CONFIGS=, ARGS=, DOC=0|1)
+	@eval "$$($(STACK) env)" && node dist/test/bench/scaling.js --mib $${MIB:-128} --rounds $${ROUNDS:-3} --configs $${CONFIGS:-1x1,2x1,1x2,2x2,3x3} --write-doc $${DOC:-auto} $${ARGS:-}
 
 k8s-tools: ## build the pinned helm and kubeconform and the Kubernetes and KEDA schemas into .tools/ (cached)
 	infra/k8s-tools/tools.sh

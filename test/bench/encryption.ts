@@ -31,8 +31,8 @@
  * Everything a round creates (processes, copies, restores, buckets, topics, consumer groups)
  * is removed when it ends, also on failure or Ctrl-C; --keep leaves buckets and topics.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFile, rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type S3Client } from '@aws-sdk/client-s3';
@@ -41,28 +41,35 @@ import { generateMasterKey } from '../../libs/crypto';
 import { S3ObjectStore, createS3Client } from '../../libs/store';
 import {
   alive,
+  cleanupStep,
   cli,
-  cpuMsOf,
+  cpuMeter,
   deleteBucket,
   deleteTopicsAndGroups,
   ensureDataset,
+  int,
   lastJson,
   localStack,
   log,
   machine,
+  ranged,
   repo,
   requireTimeCommand,
   run,
   runMain,
   startService,
-  stopService,
+  stat,
+  stopServicesAndRemove,
+  stopServicesCleanly,
   timed,
   treeStats,
   versions,
-  writeFormatted,
   type Machine,
   type Service,
   type Stack,
+  publishReport,
+  requireSectionMarkers,
+  type ReportTarget,
 } from './harness';
 import { generatedSection, jsonLines, parseWriteDoc } from './report-doc';
 import { median } from './stats';
@@ -140,16 +147,6 @@ function pick(ms: Measurement[], op: Op, repo: Repo): Measurement[] {
   return ms.filter((m) => m.op === op && m.repo === repo);
 }
 
-/** Median and range of `f` over the rounds of one operation and repository. */
-function stat(ms: Measurement[], f: (m: Measurement) => number): { mid: number; lo: number; hi: number; n: number } {
-  const xs = ms.map(f).filter(Number.isFinite);
-  return { mid: median(xs), lo: Math.min(...xs), hi: Math.max(...xs), n: xs.length };
-}
-
-function ranged(s: { mid: number; lo: number; hi: number; n: number }): string {
-  return s.n > 1 ? `${num(s.mid)} (${num(s.lo)}–${num(s.hi)})` : num(s.mid);
-}
-
 /** Median over the rounds that measured both repositories of encrypted / plain of `f`. */
 function pairedRatio(ms: Measurement[], op: Op, f: (m: Measurement) => number): number {
   const ratios: number[] = [];
@@ -164,7 +161,6 @@ function pairedRatio(ms: Measurement[], op: Op, f: (m: Measurement) => number): 
 const treeMbps = (m: Measurement): number => mbPerSecond(m.datasetBytes, m.wallMs);
 const wallS = (m: Measurement): number => m.wallMs / 1000;
 const mib = (kib: number): string => (Number.isFinite(kib) ? (kib / 1024).toFixed(0) : '—');
-const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
 
 export function renderReport(meta: Meta, ms: Measurement[]): string {
   const rounds = new Set(ms.map((m) => m.round)).size;
@@ -434,12 +430,11 @@ async function measure(
   const restoreDir = join(ctx.roundDir, `restore-${r}`);
   // Dirty pages of the step before (copy, restore) are written back first.
   await run('sync', []);
-  const cpuPids: Record<string, number | undefined> = {
+  const cpuUsed = cpuMeter({
     ...Object.fromEntries(rep.services.filter((s) => alive(s.proc)).map((s) => [s.name, s.proc.pid])),
     kafka: ctx.stack.kafkaPid,
     s3: ctx.stack.s3Pid,
-  };
-  const cpuBefore = Object.fromEntries(Object.entries(cpuPids).map(([k, pid]) => [k, cpuMsOf(pid)]));
+  });
   const t = await timed(process.execPath, [cli, ...COMMANDS[op](ctx.data, restoreDir)], join(ctx.roundDir, 'time'), {
     env: rep.env,
     timeoutMs: ctx.args.timeoutS * 1000,
@@ -447,12 +442,7 @@ async function measure(
     // ledger verify exits 1 on a finding: reported below with its findings.
     allowFailure: op === 'verify' || op === 'verify-deep',
   });
-  const cpuMs: Record<string, number> = { cli: Math.round(t.cpuMs) };
-  for (const [k, pid] of Object.entries(cpuPids)) {
-    const before = cpuBefore[k];
-    const after = cpuMsOf(pid);
-    if (before !== undefined && after !== undefined) cpuMs[k] = Math.round(after - before);
-  }
+  const cpuMs: Record<string, number> = { cli: Math.round(t.cpuMs), ...cpuUsed() };
   const summary = lastJson(t.stdout, (o) => o.type === 'summary');
   const m: Measurement = {
     type: 'measurement',
@@ -528,57 +518,30 @@ async function runRound(ctx: RoundContext, dataset: string, record: (m: Measurem
 
 /** Stops every service of the round; a service that did not exit cleanly is an error. */
 async function stopServices(ctx: RoundContext): Promise<void> {
-  const all = REPOS.flatMap((r) => ctx.repos[r].services);
-  await Promise.all(all.map((s) => stopService(s)));
-  const failed = all.filter((s) => s.proc.exitCode !== 0);
-  if (failed.length > 0)
-    throw new Error(
-      `services did not stop cleanly: ${failed.map((s) => `${s.name} (${s.proc.signalCode ?? s.proc.exitCode}, log ${s.logPath})`).join(', ')}`,
-    );
+  await stopServicesCleanly(REPOS.flatMap((r) => ctx.repos[r].services));
 }
 
 async function cleanupRound(ctx: RoundContext): Promise<void> {
-  const step = async (what: string, f: () => Promise<unknown>): Promise<void> => {
-    try {
-      await f();
-    } catch (err) {
-      log(`cleanup: ${what} failed: ${(err as Error).message}`);
-    }
-  };
-  const all = REPOS.flatMap((r) => ctx.repos[r].services);
-  await Promise.all(all.map((s) => stopService(s)));
-  const keepLogs = all.some((s) => s.proc.exitCode !== 0);
-  for (const s of all)
-    if (s.proc.exitCode !== 0)
-      log(`${s.name} exited with ${s.proc.signalCode ?? s.proc.exitCode}, log kept: ${s.logPath}`);
-  await step('removing the round folder', async () => {
-    if (!keepLogs) return rm(ctx.roundDir, { recursive: true, force: true });
-    for (const e of await readdir(ctx.roundDir))
-      if (!e.endsWith('.log')) await rm(join(ctx.roundDir, e), { recursive: true, force: true });
-  });
+  await stopServicesAndRemove(
+    REPOS.flatMap((r) => ctx.repos[r].services),
+    ctx.roundDir,
+  );
   if (ctx.args.keep) return;
   for (const r of REPOS) {
     const rep = ctx.repos[r];
-    await step(`deleting bucket ${rep.bucket}`, () => deleteBucket(ctx.s3, rep.bucket));
-    await step(`deleting topics ${rep.prefix}*`, () => deleteTopicsAndGroups(ctx.config, rep.prefix));
+    await cleanupStep(`deleting bucket ${rep.bucket}`, () => deleteBucket(ctx.s3, rep.bucket));
+    await cleanupStep(`deleting topics ${rep.prefix}*`, () => deleteTopicsAndGroups(ctx.config, rep.prefix));
   }
 }
 
 // ---- main --------------------------------------------------------------------------------
 
-function wantDoc(args: Args, meta: Meta): boolean {
-  if (args.writeDoc !== 'auto') return args.writeDoc === 'yes';
-  const full = meta.mib >= 256 && meta.rounds >= 3;
-  if (!full) log(`${args.doc} left as is: not a full run (DOC=1 / --write-doc yes writes it anyway)`);
-  return full;
+function reportTarget(args: Args): ReportTarget {
+  return { work: args.work, name: 'encryption', doc: args.doc, section: SECTION, writeDoc: args.writeDoc };
 }
 
 async function report(args: Args, meta: Meta, measurements: Measurement[]): Promise<void> {
-  const md = renderReport(meta, measurements);
-  mkdirSync(args.work, { recursive: true });
-  await writeFile(join(args.work, 'encryption.md'), md);
-  process.stdout.write(md);
-  if (wantDoc(args, meta)) await writeFormatted(args.doc, SECTION.replace(await readFile(args.doc, 'utf8'), md));
+  await publishReport(reportTarget(args), renderReport(meta, measurements), meta.mib >= 256 && meta.rounds >= 3);
 }
 
 async function main(): Promise<void> {
@@ -594,8 +557,7 @@ async function main(): Promise<void> {
     );
   }
   requireTimeCommand();
-  if (args.writeDoc !== 'no' && !readFileSync(args.doc, 'utf8').includes(SECTION.beginPrefix))
-    throw new Error(`${args.doc} lacks the generated-section markers ${SECTION.begin} … ${SECTION.end}`);
+  requireSectionMarkers(reportTarget(args));
 
   const { config } = loadConfig();
   const s3 = createS3Client(config.s3);

@@ -8,8 +8,8 @@
  * script's own cleanup can run), a second signal kills everything at once.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { lstat, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { lstat, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, release, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { DeleteBucketCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -17,6 +17,9 @@ import { createKafka } from '../../libs/bus';
 import type { BackstreamConfig } from '../../libs/config';
 import { S3ObjectStore } from '../../libs/store';
 import { withTimeout } from '../../libs/errors';
+import type { GeneratedSection } from './report-doc';
+import { median } from './stats';
+import { num } from './versus-report';
 
 /** The repository (this file runs as dist/test/bench/harness.js). */
 export const repo = resolve(__dirname, '..', '..', '..');
@@ -151,17 +154,48 @@ export interface Service {
   exit: Promise<unknown>;
   logPath: string;
   stopping: boolean;
+  /** From its "health server listening" log line: the health port and what telemetry it runs. */
+  health?: ServiceHealth;
+}
+
+export interface ServiceHealth {
+  port: number;
+  tracing: boolean;
+  metrics: boolean;
+}
+
+/** The health server's port and telemetry flags, if `line` is the service's JSON "health server listening" line. */
+export function parseHealthLine(line: string): ServiceHealth | undefined {
+  if (!line.includes('health server listening')) return undefined;
+  try {
+    const o = JSON.parse(line) as { port?: unknown; tracing?: unknown; metrics?: unknown };
+    if (typeof o.port !== 'number') return undefined;
+    return { port: o.port, tracing: o.tracing === true, metrics: o.metrics === true };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts `backstream run <name>` and resolves when it logs "service started". */
 export async function startService(name: string, env: NodeJS.ProcessEnv, logPath: string): Promise<Service> {
   const logFile = createWriteStream(logPath);
   let seen = '';
+  let lines = '';
+  let health: ServiceHealth | undefined;
   let onStarted: () => void = () => undefined;
   const started = new Promise<void>((r) => (onStarted = r));
   const child = start(process.execPath, [cli, 'run', name], { ...env, BACKSTREAM_LOG_LEVEL: 'info' }, (d) => {
     logFile.write(d);
     seen = (seen + d).slice(-4096);
+    if (health === undefined) {
+      lines += d;
+      let nl: number;
+      while (health === undefined && (nl = lines.indexOf('\n')) >= 0) {
+        health = parseHealthLine(lines.slice(0, nl));
+        lines = lines.slice(nl + 1);
+      }
+      if (health !== undefined) lines = '';
+    }
     if (seen.includes('service started')) onStarted();
   });
   child.proc.stdout?.on('data', (d: Buffer) => logFile.write(d));
@@ -188,6 +222,7 @@ export async function startService(name: string, env: NodeJS.ProcessEnv, logPath
     await stopService(service);
     throw err;
   }
+  if (health !== undefined) service.health = health;
   return service;
 }
 
@@ -199,6 +234,42 @@ export async function stopService(s: Service): Promise<void> {
   const timer = setTimeout(() => signalGroup(s.proc, 'SIGKILL'), 30_000);
   await s.exit.catch(() => undefined);
   clearTimeout(timer);
+}
+
+/** Stops the services; one that did not exit cleanly (exit code 0) is an error naming its log. */
+export async function stopServicesCleanly(all: Service[]): Promise<void> {
+  await Promise.all(all.map((s) => stopService(s)));
+  const failed = all.filter((s) => s.proc.exitCode !== 0);
+  if (failed.length > 0)
+    throw new Error(
+      `services did not stop cleanly: ${failed.map((s) => `${s.name} (${s.proc.signalCode ?? s.proc.exitCode}, log ${s.logPath})`).join(', ')}`,
+    );
+}
+
+/** One step of a cleanup: its failure is logged, and the cleanup goes on. */
+export async function cleanupStep(what: string, f: () => Promise<unknown>): Promise<void> {
+  try {
+    await f();
+  } catch (err) {
+    log(`cleanup: ${what} failed: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Cleanup after a round: stops the services and removes `dir`, except for its *.log files
+ * when a service did not exit cleanly (each such service is logged with its log's path).
+ */
+export async function stopServicesAndRemove(all: Service[], dir: string): Promise<void> {
+  await Promise.all(all.map((s) => stopService(s)));
+  const keepLogs = all.some((s) => s.proc.exitCode !== 0);
+  for (const s of all)
+    if (s.proc.exitCode !== 0)
+      log(`${s.name} exited with ${s.proc.signalCode ?? s.proc.exitCode}, log kept: ${s.logPath}`);
+  await cleanupStep(`removing ${dir}`, async () => {
+    if (!keepLogs) return rm(dir, { recursive: true, force: true });
+    for (const e of await readdir(dir))
+      if (!e.endsWith('.log')) await rm(join(dir, e), { recursive: true, force: true });
+  });
 }
 
 // ---- /proc -------------------------------------------------------------------------------
@@ -216,6 +287,35 @@ export function cpuMsOf(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Starts counting the CPU time of the named processes; the function returned gives each one's
+ * CPU ms since then (rounded), leaving out processes that were or are gone.
+ */
+export function cpuMeter(pids: Record<string, number | undefined>): () => Record<string, number> {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMsOf(pid)]));
+  return () => {
+    const used: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(pids)) {
+      const b = before[k];
+      const after = cpuMsOf(pid);
+      if (b !== undefined && after !== undefined) used[k] = Math.round(after - b);
+    }
+    return used;
+  };
+}
+
+/**
+ * CPU time of the whole machine so far, in ms summed over its CPUs: `busy` (user, nice,
+ * system, irq, softirq) and `steal` (taken by the hypervisor for other guests).
+ */
+export function machineCpuMs(): { busy: number; steal: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  clockTicks ??= Number(sh('getconf', ['CLK_TCK'])) || 100;
+  const ms = (ticks: number): number => (ticks * 1000) / (clockTicks as number);
+  return { busy: ms(user + nice + system + irq + softirq), steal: ms(steal) };
 }
 
 // ---- the stack ---------------------------------------------------------------------------
@@ -389,6 +489,32 @@ export function versions(extra: Record<string, string> = {}): Record<string, str
   };
 }
 
+// ---- reports -----------------------------------------------------------------------------
+
+export interface Spread {
+  mid: number;
+  lo: number;
+  hi: number;
+  /** How many finite values. */
+  n: number;
+}
+
+/** Median and range of `f` over `xs`, NaN values left out. */
+export function stat<T>(xs: T[], f: (x: T) => number): Spread {
+  const ys = xs.map(f).filter(Number.isFinite);
+  return { mid: median(ys), lo: Math.min(...ys), hi: Math.max(...ys), n: ys.length };
+}
+
+/** `median (min–max)`, or just the value when there is one. */
+export function ranged(s: Spread): string {
+  return s.n > 1 ? `${num(s.mid)} (${num(s.lo)}–${num(s.hi)})` : num(s.mid);
+}
+
+/** A whole number with thousands separators; — when not finite. */
+export function int(x: number): string {
+  return Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—';
+}
+
 // ---- docs --------------------------------------------------------------------------------
 
 /** Writes `doc` to `docPath`, formatted by Prettier with the repository's settings if it loads. */
@@ -403,6 +529,34 @@ export async function writeFormatted(docPath: string, doc: string): Promise<void
   }
   await writeFile(docPath, text);
   log(`wrote the results into ${docPath}`);
+}
+
+/** Where a benchmark's report goes: <work>/<name>.md, stdout, and the doc's generated section. */
+export interface ReportTarget {
+  work: string;
+  name: string;
+  doc: string;
+  section: GeneratedSection;
+  writeDoc: 'auto' | 'yes' | 'no';
+}
+
+/** Fails before a long run whose report could not go into the doc. */
+export function requireSectionMarkers(target: ReportTarget): void {
+  if (target.writeDoc !== 'no' && !readFileSync(target.doc, 'utf8').includes(target.section.beginPrefix))
+    throw new Error(
+      `${target.doc} lacks the generated-section markers ${target.section.begin} … ${target.section.end}`,
+    );
+}
+
+/** Writes the report; into the doc with --write-doc yes, or with auto when `fullRun`. */
+export async function publishReport(target: ReportTarget, md: string, fullRun: boolean): Promise<void> {
+  mkdirSync(target.work, { recursive: true });
+  await writeFile(join(target.work, `${target.name}.md`), md);
+  process.stdout.write(md);
+  const wanted = target.writeDoc === 'auto' ? fullRun : target.writeDoc === 'yes';
+  if (target.writeDoc === 'auto' && !fullRun)
+    log(`${target.doc} left as is: not a full run (DOC=1 / --write-doc yes writes it anyway)`);
+  if (wanted) await writeFormatted(target.doc, target.section.replace(await readFile(target.doc, 'utf8'), md));
 }
 
 // ---- datasets and timed commands (versus-restic.ts, encryption.ts) -----------------------
