@@ -2,7 +2,7 @@
  * The report of test/bench/cdc.ts: what one pass of change events measured, medians over
  * runs, the markdown tables, and the generated section of docs/benchmarks.md.
  */
-import { generatedSection, jsonLines } from './report-doc';
+import { generatedSection, jsonLines, machineLines } from './report-doc';
 import type { Machine } from './harness';
 import { median } from './stats';
 import { markdownTable, num } from './versus-report';
@@ -213,12 +213,7 @@ export function renderReport(meta: CdcMeta, passes: PassResult[]): string {
     '',
     '"bench client" is the benchmark process: it generates and publishes the events and follows the ledger.',
     '',
-    '**Machine and versions**',
-    '',
-    `- ${meta.machine.cpus} CPUs (${meta.machine.cpuModel}), ${meta.machine.memGiB} GiB RAM, ${meta.machine.os}, Linux ${meta.machine.kernel}; disk: ${meta.machine.disk}`,
-    `- ${Object.entries(meta.versions)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
+    ...machineLines(meta.machine, meta.versions),
     '- Kafka, the S3 server, the four services and the benchmark all on this one machine, over 127.0.0.1',
     `- ${meta.settings}`,
     '',

@@ -71,7 +71,7 @@ import {
   requireSectionMarkers,
   type ReportTarget,
 } from './harness';
-import { generatedSection, jsonLines, parseWriteDoc } from './report-doc';
+import { generatedSection, jsonLines, machineLines, parseWriteDoc } from './report-doc';
 import { median } from './stats';
 import { markdownTable, mbPerSecond, num } from './versus-report';
 
@@ -295,12 +295,7 @@ export function renderReport(meta: Meta, ms: Measurement[]): string {
 
   const m = meta.machine;
   out.push(
-    '**Machine and versions**',
-    '',
-    `- ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB RAM, ${m.os}, Linux ${m.kernel}; disk: ${m.disk}`,
-    `- ${Object.entries(meta.versions)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
+    ...machineLines(m, meta.versions),
     "- Kafka, the S3 server, both repositories' services and the commands all on this one machine, over 127.0.0.1",
     `- ${meta.settings}`,
     '',

@@ -3,6 +3,8 @@
  * docs/benchmarks.md, the --write-doc flag, and their JSON-lines results. No I/O here.
  */
 
+import type { Machine } from './harness';
+
 export interface GeneratedSection {
   /** What the begin marker starts with; a doc without it cannot take the section. */
   beginPrefix: string;
@@ -43,4 +45,16 @@ export function jsonLines<T>(text: string): T[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as T);
+}
+
+/** The head of every report's "Machine and versions" list: the machine and the versions. */
+export function machineLines(m: Machine, versions: Record<string, string>): string[] {
+  return [
+    '**Machine and versions**',
+    '',
+    `- ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB RAM, ${m.os}, Linux ${m.kernel}; disk: ${m.disk}`,
+    `- ${Object.entries(versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  ];
 }

@@ -81,7 +81,7 @@ import {
   requireSectionMarkers,
   type ReportTarget,
 } from './harness';
-import { generatedSection, jsonLines, parseWriteDoc } from './report-doc';
+import { generatedSection, jsonLines, machineLines, parseWriteDoc } from './report-doc';
 import { median } from './stats';
 import { markdownTable, mbPerSecond, num } from './versus-report';
 
@@ -408,12 +408,7 @@ export function renderReport(meta: Meta, ms: Measurement[], scrape?: Scrape): st
   const m = meta.machine;
   const load = (l: number[] | undefined): string => (l ? l.map((x) => x.toFixed(2)).join(' / ') : '?');
   out.push(
-    '**Machine and versions**',
-    '',
-    `- ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB RAM, ${m.os}, Linux ${m.kernel}; disk: ${m.disk}`,
-    `- ${Object.entries(meta.versions)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
+    ...machineLines(m, meta.versions),
     '- Kafka, the S3 server, the services, the backup command and the OTLP sink all on this one machine, over ' +
       `127.0.0.1; load average (1/5/15 min) ${load(meta.loadStart)} at the start, ${load(meta.loadEnd)} at the end ` +
       '(other work on the machine included)',

@@ -3,7 +3,7 @@
  * the measurement records it writes as JSON lines, medians, ratios, and the markdown it
  * prints and keeps in docs/benchmarks.md. No I/O here, so a unit test covers it.
  */
-import { generatedSection, jsonLines } from './report-doc';
+import { generatedSection, jsonLines, machineLines } from './report-doc';
 import { median } from './stats';
 
 export const TOOLS = ['backstream', 'restic'] as const;
@@ -314,12 +314,7 @@ export function renderReport(meta: RunMeta, measurements: Measurement[]): string
 
   const m = meta.machine;
   out.push(
-    '**Machine and versions**',
-    '',
-    `- ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB RAM, ${m.os}, Linux ${m.kernel}; disk: ${m.disk}`,
-    `- ${Object.entries(meta.versions)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
+    ...machineLines(m, meta.versions),
     '- Kafka, the S3 server, backstream and restic all on this one machine, over 127.0.0.1',
     `- backstream: ${meta.settings.backstream}`,
     `- restic: ${meta.settings.restic}`,
