@@ -291,7 +291,7 @@ export const configSchema: Schema<BackstreamConfig> = {
   },
   shutdown: {
     gracePeriodMs: {
-      doc: "On SIGTERM, milliseconds a service has to finish its in-flight work, commit and disconnect; work not finished by then is abandoned uncommitted and redelivered (exit code 1). An idle service needs about 3 s to leave its group, so keep it at 6000 or more, and below the pod's terminationGracePeriodSeconds.",
+      doc: "On SIGTERM, milliseconds a service has to finish its in-flight work, commit and disconnect; work not finished by then is abandoned uncommitted and redelivered (exit code 1). An idle service needs about 1 s to leave its group and 1.5 s are kept for flushing telemetry, so keep it at 5000 or more, and below the pod's terminationGracePeriodSeconds.",
       format: 'positive-int',
       default: 20000,
       env: 'BACKSTREAM_SHUTDOWN_GRACE_PERIOD_MS',
