@@ -15,7 +15,7 @@ import {
 import { LedgerWriter, runLedgerSequencer, type LedgerSigningKey } from '../ledger';
 import type { ConsumerWatcher } from '../health/readiness';
 import type { Logger } from '../log';
-import { backstreamMetrics, processMessage, recordConsumerLag } from '../telemetry';
+import { handledMessagesCounter, processMessage, recordConsumerLag } from '../telemetry';
 import type { ObjectStore } from '../store';
 import { ArchiverPartition } from './archiver-partition';
 import { LedgerIndex, indexedLedger } from './ledger-index';
@@ -138,9 +138,7 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
     // Stopping waits for the fetch in flight: a short long-poll keeps SIGTERM-to-exit short.
     maxWaitTimeInMs: 1000,
   });
-  const metrics = backstreamMetrics();
-  for (const outcome of ['ok', 'dead_lettered']) metrics.chunksProcessed.add(0, { service: 'archiver', outcome });
-  metrics.deadLetters.add(0, { service: 'archiver' });
+  const countHandled = handledMessagesCounter('archiver');
   // After every (re)join the group resumes from committed offsets: rebuild state from there.
   consumer.on(consumer.events.GROUP_JOIN, () => {
     partitions.clear();
@@ -176,8 +174,7 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
             acks: -1,
             messages: [deadLetter(message, origin, err.message)],
           });
-          metrics.chunksProcessed.add(1, { service: 'archiver', outcome: 'dead_lettered' });
-          metrics.deadLetters.add(1, { service: 'archiver' });
+          countHandled(0, 1);
           resolveOffset(message.offset);
           continue;
         }
@@ -187,7 +184,7 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
           state.apply(message.offset, Number(message.timestamp), item),
         );
         committed.push(...state.committed.slice(before));
-        metrics.chunksProcessed.add(1, { service: 'archiver', outcome: 'ok' });
+        countHandled(1, 0);
         resolveOffset(message.offset);
         await heartbeat();
       }

@@ -4,7 +4,7 @@ import { InvalidEventError, describeError } from '../errors';
 import { deadLetter } from '../events';
 import type { ConsumerWatcher } from '../health/readiness';
 import type { Logger } from '../log';
-import { backstreamMetrics, processMessage, recordConsumerLag, withTraceContext } from '../telemetry';
+import { handledMessagesCounter, processMessage, recordConsumerLag, withTraceContext } from '../telemetry';
 
 export interface StageOutput {
   topic: string;
@@ -63,11 +63,7 @@ export async function runStage(options: StageOptions): Promise<RunningStage> {
   });
   const stats: StageStats = { messages: 0, deadLettered: 0, batches: 0 };
   const limit = pLimit(options.concurrency);
-  const metrics = backstreamMetrics();
-  // Counters show from the start at 0, so alerts on their rate have a series to read.
-  metrics.chunksProcessed.add(0, { service: options.service, outcome: 'ok' });
-  metrics.chunksProcessed.add(0, { service: options.service, outcome: 'dead_lettered' });
-  metrics.deadLetters.add(0, { service: options.service });
+  const countHandled = handledMessagesCounter(options.service);
   options.health?.watchConsumer(options.service, consumer);
   await consumer.connect();
   await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
@@ -134,12 +130,7 @@ export async function runStage(options: StageOptions): Promise<RunningStage> {
       resolveOffset(batch.lastOffset());
       recordConsumerLag(options.groupId, batch.topic, batch.partition, Number(batch.offsetLag()));
       // Counted once the batch is durable, so a retried batch is not counted twice.
-      const { service } = options;
-      metrics.chunksProcessed.add(batch.messages.length - deadLettered, { service, outcome: 'ok' });
-      if (deadLettered > 0) {
-        metrics.chunksProcessed.add(deadLettered, { service, outcome: 'dead_lettered' });
-        metrics.deadLetters.add(deadLettered, { service });
-      }
+      countHandled(batch.messages.length - deadLettered, deadLettered);
       stats.deadLettered += deadLettered;
       stats.messages += batch.messages.length;
       stats.batches += 1;

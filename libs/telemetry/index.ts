@@ -1,5 +1,12 @@
 export { startTelemetry, type Telemetry, type TelemetryOptions } from './sdk';
-export { backstreamMetrics, recordConsumerLag, recordDedup, resetMetrics, type BackstreamMetrics } from './metrics';
+export {
+  backstreamMetrics,
+  handledMessagesCounter,
+  recordConsumerLag,
+  recordDedup,
+  resetMetrics,
+  type BackstreamMetrics,
+} from './metrics';
 export {
   inInternalSpan,
   linksOf,

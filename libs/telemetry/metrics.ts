@@ -119,6 +119,24 @@ export function recordConsumerLag(group: string, topic: string, partition: numbe
   });
 }
 
+/**
+ * Counts a consumer's handled messages (ok or dead-lettered). The series start at 0, so
+ * alerts on their rate have something to read before the first event.
+ */
+export function handledMessagesCounter(service: string): (ok: number, deadLettered: number) => void {
+  const m = backstreamMetrics();
+  m.chunksProcessed.add(0, { service, outcome: 'ok' });
+  m.chunksProcessed.add(0, { service, outcome: 'dead_lettered' });
+  m.deadLetters.add(0, { service });
+  return (ok, deadLettered) => {
+    if (ok > 0) m.chunksProcessed.add(ok, { service, outcome: 'ok' });
+    if (deadLettered > 0) {
+      m.chunksProcessed.add(deadLettered, { service, outcome: 'dead_lettered' });
+      m.deadLetters.add(deadLettered, { service });
+    }
+  };
+}
+
 /** A chunk of `bytes` was found stored already (`existing`) or was uploaded (`new`). */
 export function recordDedup(service: string, result: 'new' | 'existing', bytes: number): void {
   dedup[result] += bytes;

@@ -17,6 +17,7 @@ import {
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAMESPACE } from '@opentelemetry/semantic-conventions/incubating';
 import type { BackstreamConfig } from '../config';
+import { withTimeout } from '../errors';
 import type { Logger } from '../log';
 import { resetMetrics } from './metrics';
 import { setTracingEnabled } from './state';
@@ -123,13 +124,10 @@ export function startTelemetry(config: BackstreamConfig['telemetry'], options: T
     metricsHandler: exporter ? (req, res) => exporter.getMetricsRequestHandler(req, res) : undefined,
     shutdown: (timeoutMs = 5000) => {
       stopped ??= (async () => {
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, timeoutMs);
-          timer.unref();
-        });
-        await Promise.race([sdk.shutdown().catch(() => undefined), timeout]);
-        clearTimeout(timer);
+        // Best effort: an unreachable collector must not hold the exit.
+        await withTimeout(sdk.shutdown(), timeoutMs, () => new Error('telemetry flush timed out')).catch(
+          () => undefined,
+        );
         setTracingEnabled(false);
         trace.disable();
       })();
