@@ -10,6 +10,7 @@ import type {
   SnapshotFailedEvent,
   SnapshotSealedEvent,
 } from '../events';
+import { InvalidEventError } from '../errors';
 import { createLogger } from '../log';
 import {
   changeVersions,
@@ -260,7 +261,8 @@ describe('ArchiverPartition: when a snapshot commits', () => {
   it('does not commit while one seq is missing; a seq beyond chunkCount does not stand in for it', async () => {
     const h = harness();
     await h.feed([...s.files, s.seal, ...s.verified.filter((_, q) => q !== 2)]);
-    await h.feed([verifiedEvent(s.id, 5), verifiedEvent(s.id, 99)]);
+    await expect(h.feed([verifiedEvent(s.id, 5)])).rejects.toBeInstanceOf(InvalidEventError);
+    await expect(h.feed([verifiedEvent(s.id, 99)])).rejects.toBeInstanceOf(InvalidEventError);
     expect(h.ledger.records).toHaveLength(0);
     expect(h.partition.pendingCount()).toBe(1);
     await h.feed([s.verified[2]!]);
@@ -740,6 +742,54 @@ function changeBatch(name: string, first: number, count: number, options: { dele
   const items: ProgressEvent[] = versions.map((event) => ({ type: 'change', event }));
   return { id, versions, verified, seal: { type: 'changes-sealed', event: sealed } as ProgressEvent, items };
 }
+
+describe('ArchiverPartition: hostile seqs', () => {
+  const s = snapshot('hostile-seq', 3, 3);
+
+  it('refuses (for the dead-letter topic) a seq at or beyond the sealed chunkCount; the snapshot is unharmed and commits', async () => {
+    const h = harness();
+    await h.feed([...s.files, s.seal, s.verified[0]!]);
+    for (const seq of [3, 1000, 2 ** 31]) {
+      for (const event of [verifiedEvent(s.id, seq), corruptEvent(s.id, seq)]) {
+        const rejected = h.feed([event]).catch((err: unknown) => err);
+        const err = await rejected;
+        expect(err).toBeInstanceOf(InvalidEventError);
+        expect((err as Error).message).toBe(`chunk seq ${seq} of snapshot ${s.id} is beyond its sealed chunkCount 3`);
+      }
+    }
+    expect(h.publishFailed).not.toHaveBeenCalled();
+    await h.feed([s.verified[1]!, s.verified[2]!]);
+    expect(h.ledger.records.map((r) => r.snapshotId)).toEqual([s.id]);
+  });
+
+  it('refuses a seq beyond maxSnapshotChunks before the seal, without tracking the snapshot', async () => {
+    const h = harness({ maxSnapshotChunks: 1000 });
+    const err = await h.feed([verifiedEvent(s.id, 1000)]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidEventError);
+    expect((err as Error).message).toBe(
+      `chunk seq 1000 of snapshot ${s.id} is beyond archiver.maxSnapshotChunks (1000)`,
+    );
+    expect(h.partition.pendingCount()).toBe(0);
+    await h.feed(s.all);
+    expect(h.ledger.records).toHaveLength(1);
+  });
+
+  it('fails a snapshot sealed with more chunks than maxSnapshotChunks', async () => {
+    const h = harness({ maxSnapshotChunks: 2 });
+    await h.feed([...s.files, s.seal]);
+    expect(h.failed).toEqual([
+      { snapshotId: s.id, reason: 'sealed with 3 chunks, more than archiver.maxSnapshotChunks (2)' },
+    ]);
+  });
+
+  it('commits a change batch of 200,000 versions (no spread of the batch into Math.min)', async () => {
+    const h = harness({ segmentBytes: 64 * 1024 * 1024 });
+    const b = changeBatch('huge-batch', 0, 200_000, { deleteEvery: 1 });
+    await h.feed([...b.items, b.seal]);
+    expect(h.ledger.changeRecords).toHaveLength(1);
+    expect(h.ledger.changeRecords[0]).toMatchObject({ versions: 200_000, minTsMs: T0, maxTsMs: T0 + 199_999 });
+  });
+});
 
 describe('ArchiverPartition with change batches', () => {
   it('commits a batch once every version and chunk is in, with a manifest listing the versions in offset order', async () => {

@@ -9,10 +9,11 @@ import {
   type SnapshotFailedEvent,
   type SnapshotSealedEvent,
 } from '../events';
+import { InvalidEventError } from '../errors';
 import type { Logger } from '../log';
 import { buildChangeBatchManifest, buildManifest, writeManifest, writeSegment } from '../manifest';
 import type { ObjectStore } from '../store';
-import { Bitmap } from './bitmap';
+import { Bitmap, MAX_SEQ } from './bitmap';
 
 /** How often one chunk may be found corrupt before its snapshot fails. */
 export const MAX_CORRUPT_REPORTS = 3;
@@ -33,8 +34,14 @@ export interface ArchiverDeps {
   publishFailed(event: SnapshotFailedEvent): Promise<void>;
   now(): Date;
   segmentBytes: number;
+  /** Fails a snapshot with no event for this long, by the receive times passed to apply. */
   abandonAfterMs: number;
   maxPendingSnapshots: number;
+  /**
+   * The most chunks a snapshot may have: bounds its seqs before its seal says how many.
+   * Default: every seq the event schemas allow (2^32).
+   */
+  maxSnapshotChunks?: number;
   logger: Logger;
 }
 
@@ -76,11 +83,14 @@ export class ArchiverPartition {
   private readonly closed = new Set<string>();
   private nextOffset: bigint | undefined;
   readonly committed: string[] = [];
+  private readonly maxSnapshotChunks: number;
 
   constructor(
     readonly partition: number,
     private readonly deps: ArchiverDeps,
-  ) {}
+  ) {
+    this.maxSnapshotChunks = deps.maxSnapshotChunks ?? MAX_SEQ + 1;
+  }
 
   /** The offset the consumer group may commit: nothing before it is needed again. */
   commitOffset(): string | undefined {
@@ -93,11 +103,21 @@ export class ArchiverPartition {
     return this.pending.size;
   }
 
-  async apply(offset: string, timestampMs: number, item: ProgressEvent): Promise<void> {
+  /**
+   * Applies one event. `receivedMs` is the archiver's own clock when the event was read,
+   * never the record's timestamp, which its producer sets: a timestamp far in the future
+   * must not age every other snapshot into abandonment. Throws InvalidEventError (the
+   * caller dead-letters the event) for a chunk seq outside the snapshot's range, before
+   * anything of the snapshot is touched.
+   */
+  async apply(offset: string, receivedMs: number, item: ProgressEvent): Promise<void> {
     this.nextOffset = BigInt(offset) + 1n;
-    await this.abandonStale(timestampMs);
+    await this.abandonStale(receivedMs);
     const id = item.event.snapshotId;
     if (this.closed.has(id)) return;
+    if (item.type === 'chunk-verified' || item.type === 'chunk-corrupt') {
+      this.checkSeq(id, item.event.seq, this.pending.get(id));
+    }
     if (item.type === 'snapshot-failed') {
       this.close(id);
       return;
@@ -120,7 +140,7 @@ export class ArchiverPartition {
       snap = {
         id,
         firstOffset: BigInt(offset),
-        lastEventMs: timestampMs,
+        lastEventMs: receivedMs,
         entryEvents: 0,
         versions: [],
         entries: 0,
@@ -132,7 +152,7 @@ export class ArchiverPartition {
       };
       this.pending.set(id, snap);
     }
-    snap.lastEventMs = Math.max(snap.lastEventMs, timestampMs);
+    snap.lastEventMs = Math.max(snap.lastEventMs, receivedMs);
     switch (item.type) {
       case 'file':
       case 'change': {
@@ -147,10 +167,16 @@ export class ArchiverPartition {
         break;
       }
       case 'snapshot-sealed':
-        snap.sealed ??= { kind: 'files', event: item.event };
-        break;
       case 'changes-sealed':
-        snap.sealed ??= { kind: 'changes', event: item.event };
+        if (item.event.chunkCount > this.maxSnapshotChunks) {
+          await this.fail(
+            id,
+            `sealed with ${item.event.chunkCount} chunks, more than archiver.maxSnapshotChunks (${this.maxSnapshotChunks})`,
+          );
+          return;
+        }
+        if (item.type === 'snapshot-sealed') snap.sealed ??= { kind: 'files', event: item.event };
+        else snap.sealed ??= { kind: 'changes', event: item.event };
         break;
       case 'chunk-verified':
         snap.verified.set(item.event.seq);
@@ -187,7 +213,7 @@ export class ArchiverPartition {
     const sealed = snap.sealed;
     if (!sealed) return;
     const expected = sealed.kind === 'files' ? sealed.event.fileEventCount : sealed.event.versionCount;
-    if (snap.entryEvents < expected) return;
+    if (snap.entryEvents < expected || snap.verified.size < sealed.event.chunkCount) return;
     for (let seq = 0; seq < sealed.event.chunkCount; seq++) if (!snap.verified.has(seq)) return;
     // Write order: blocks (verified above), then file lists and manifest, then the ledger record.
     await this.flushSegment(snap);
@@ -238,7 +264,13 @@ export class ArchiverPartition {
       buildChangeBatchManifest(sealed, snap.segments, snap.entries),
     );
     const kept = snap.versions.filter((v) => v.offset >= from);
-    const times = kept.map((v) => v.tsMs);
+    // A loop, not Math.min(...times): a spread of a batch's length overflows the call stack.
+    let minTsMs: number | null = null;
+    let maxTsMs: number | null = null;
+    for (const { tsMs } of kept) {
+      if (minTsMs === null || tsMs < minTsMs) minTsMs = tsMs;
+      if (maxTsMs === null || tsMs > maxTsMs) maxTsMs = tsMs;
+    }
     await this.deps.ledger.appendChanges({
       snapshotId: snap.id,
       topic: sealed.topic,
@@ -247,8 +279,8 @@ export class ArchiverPartition {
       toOffset: sealed.lastOffset,
       versions: kept.length,
       sources: [...new Set(kept.map((v) => v.source))].sort(),
-      minTsMs: times.length > 0 ? Math.min(...times) : null,
-      maxTsMs: times.length > 0 ? Math.max(...times) : null,
+      minTsMs,
+      maxTsMs,
       committedAt: this.deps.now().toISOString(),
       manifest: manifestRef,
     });
@@ -256,6 +288,18 @@ export class ArchiverPartition {
     this.deps.logger.info(
       { snapshotId: snap.id, topic: sealed.topic, partition: sealed.partition, versions: kept.length },
       'change batch committed',
+    );
+  }
+
+  /** Refuses a seq at or beyond the sealed chunkCount, or beyond maxSnapshotChunks before the seal. */
+  private checkSeq(id: string, seq: number, snap: PendingSnapshot | undefined): void {
+    const sealed = snap?.sealed?.event.chunkCount;
+    const limit = sealed ?? this.maxSnapshotChunks;
+    if (seq < limit) return;
+    throw new InvalidEventError(
+      sealed !== undefined
+        ? `chunk seq ${seq} of snapshot ${id} is beyond its sealed chunkCount ${sealed}`
+        : `chunk seq ${seq} of snapshot ${id} is beyond archiver.maxSnapshotChunks (${this.maxSnapshotChunks})`,
     );
   }
 

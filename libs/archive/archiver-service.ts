@@ -1,18 +1,17 @@
-import type { Kafka, Producer } from 'kafkajs';
-import { readTopic, type TopicReader } from '../bus';
+import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { FailedAttempts, type TopicReader } from '../bus';
 import type { BlockEncoder } from '../blocks';
 import type { BackstreamConfig } from '../config';
-import { InvalidEventError, describeError } from '../errors';
 import {
   consumerGroupId,
   deadLetter,
   decodeJson,
-  decodeLedgerRecord,
   encodeJson,
+  ledgerRecordOf,
   topicName,
   type ProgressEvent,
 } from '../events';
-import { LedgerWriter, runLedgerSequencer, type LedgerSigningKey } from '../ledger';
+import { LedgerWriter, runLedgerSequencer, type LedgerSigningKey, type TrustedLedger } from '../ledger';
 import type { ConsumerWatcher } from '../health/readiness';
 import type { Logger } from '../log';
 import { handledMessagesCounter, processMessage, recordConsumerLag } from '../telemetry';
@@ -39,6 +38,8 @@ export interface ArchiverServiceOptions {
   encoder: BlockEncoder;
   /** Signs the ledger: the archiver runs the ledger sequencer. */
   signer: LedgerSigningKey;
+  /** The ledger as the archiver's index follows it: only what the ledger key signed. */
+  ledger: TrustedLedger;
   logger: Logger;
   /** Told about the archiver's consumers, for /readyz. */
   health?: ConsumerWatcher;
@@ -52,36 +53,16 @@ export interface RunningArchiver {
 /**
  * Follows the ledger from the start of the progress topic's retention: every snapshot the
  * archiver could meet again on a replay was committed inside that window, so this set is
- * all it needs to never append a second record for one snapshot.
+ * all it needs to never append a second record for one snapshot. Only signed records
+ * count: an unsigned one naming a pending snapshot would otherwise make it look committed.
  */
 async function followLedger(
-  kafka: Kafka,
+  ledger: TrustedLedger,
   config: BackstreamConfig,
-  logger: Logger,
 ): Promise<{ index: LedgerIndex; reader: TopicReader }> {
-  const topic = topicName(config, 'ledger');
-  const admin = kafka.admin();
-  await admin.connect();
-  let starts: Array<{ partition: number; offset: string }>;
-  try {
-    starts = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - config.topics.retentionDays * DAY_MS);
-  } finally {
-    await admin.disconnect();
-  }
   const index = new LedgerIndex();
-  const reader = await readTopic(kafka, {
-    topic,
-    stopAtEnd: false,
-    // -1: no record at or after the timestamp; start at the end.
-    startOffsets: new Map(starts.map((s) => [s.partition, s.offset === '-1' ? '9223372036854775807' : s.offset])),
-    onMessage: (_p, message) => {
-      try {
-        const item = decodeLedgerRecord(message);
-        if (item) index.add(item);
-      } catch (err) {
-        logger.warn({ offset: message.offset, err: describeError(err) }, 'ignoring an invalid ledger record');
-      }
-    },
+  const reader = await ledger.follow({ sinceMs: Date.now() - config.topics.retentionDays * DAY_MS }, (item) => {
+    if (item.kind === 'record') index.add(ledgerRecordOf(item.chained));
   });
   await reader.caughtUp;
   return { index, reader };
@@ -91,7 +72,7 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
   const { kafka, producer, config, logger } = options;
   const progressTopic = topicName(config, 'progress');
   const deadLetterTopic = topicName(config, 'dead-letters');
-  const { index, reader } = await followLedger(kafka, config, logger);
+  const { index, reader } = await followLedger(options.ledger, config);
   const sequencer = await runLedgerSequencer({
     kafka,
     config,
@@ -116,6 +97,7 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
         segmentBytes: config.archiver.segmentBytes,
         abandonAfterMs: config.archiver.abandonAfterMs,
         maxPendingSnapshots: config.archiver.maxPendingSnapshots,
+        maxSnapshotChunks: config.archiver.maxSnapshotChunks,
         logger,
         publishFailed: async (event) => {
           await producer.send({
@@ -139,6 +121,7 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
     maxWaitTimeInMs: 1000,
   });
   const countHandled = handledMessagesCounter('archiver');
+  const attempts = new FailedAttempts(config.bus.maxAttempts);
   // After every (re)join the group resumes from committed offsets: rebuild state from there.
   consumer.on(consumer.events.GROUP_JOIN, () => {
     partitions.clear();
@@ -152,38 +135,38 @@ export async function runArchiver(options: ArchiverServiceOptions): Promise<Runn
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       const state = stateOf(batch.partition);
+      /** Dead-letters the message when `err` calls for it (FailedAttempts); else rethrows it to retry the batch. */
+      const failed = async (message: KafkaMessage, err: unknown): Promise<void> => {
+        const reason = attempts.deadLetterReason(batch.partition, message.offset, err);
+        if (reason === undefined) throw err;
+        logger.warn({ partition: batch.partition, offset: message.offset, reason }, 'dead-lettering an event');
+        const origin = { topic: batch.topic, partition: batch.partition, offset: message.offset, service: 'archiver' };
+        await producer.send({ topic: deadLetterTopic, acks: -1, messages: [deadLetter(message, origin, reason)] });
+        countHandled(0, 1);
+        resolveOffset(message.offset);
+      };
       for (const message of batch.messages) {
         if (!isRunning() || isStale()) return;
         let item: ProgressEvent;
         try {
           item = decodeJson(message, PROGRESS_TYPES);
         } catch (err) {
-          if (!(err instanceof InvalidEventError)) throw err;
-          logger.warn(
-            { partition: batch.partition, offset: message.offset, reason: err.message },
-            'dead-lettering an invalid event',
-          );
-          const origin = {
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: message.offset,
-            service: 'archiver',
-          };
-          await producer.send({
-            topic: deadLetterTopic,
-            acks: -1,
-            messages: [deadLetter(message, origin, err.message)],
-          });
-          countHandled(0, 1);
-          resolveOffset(message.offset);
+          await failed(message, err);
           continue;
         }
         const before = state.committed.length;
-        // The last hop of a chunk's trace; a commit intent sent here carries it on.
-        await processMessage({ topic: batch.topic, partition: batch.partition, groupId, message }, () =>
-          state.apply(message.offset, Number(message.timestamp), item),
-        );
-        committed.push(...state.committed.slice(before));
+        try {
+          // The last hop of a chunk's trace; a commit intent sent here carries it on. The
+          // clock is the archiver's own: a record's timestamp is whatever its producer set.
+          await processMessage({ topic: batch.topic, partition: batch.partition, groupId, message }, () =>
+            state.apply(message.offset, Date.now(), item),
+          );
+        } catch (err) {
+          await failed(message, err);
+          continue;
+        }
+        attempts.passed(batch.partition, message.offset);
+        for (const id of state.committed.slice(before)) committed.push(id);
         countHandled(1, 0);
         resolveOffset(message.offset);
         await heartbeat();

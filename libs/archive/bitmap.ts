@@ -1,28 +1,53 @@
-/** A growable set of small non-negative integers (chunk seqs), one bit each. */
+/** Seqs one page holds: a page is 8 KiB. */
+const PAGE_SEQS = 65536;
+
+/**
+ * A set of chunk seqs (integers 0 … 2^32-1), one bit each, in pages allocated as seqs are
+ * set: its memory follows how many distinct pages were touched, never the largest seq, so
+ * one event with a huge seq costs one page. A seq outside the range throws a RangeError
+ * (schemas.ts and the archiver refuse such events before they get here).
+ */
 export class Bitmap {
-  private bits = new Uint8Array(64);
+  private readonly pages = new Map<number, Uint8Array>();
   private count = 0;
 
   set(n: number): boolean {
-    const byte = n >>> 3;
-    if (byte >= this.bits.length) {
-      const grown = new Uint8Array(Math.max(byte + 1, this.bits.length * 2));
-      grown.set(this.bits);
-      this.bits = grown;
+    checkSeq(n);
+    const index = Math.floor(n / PAGE_SEQS);
+    let page = this.pages.get(index);
+    if (!page) {
+      page = new Uint8Array(PAGE_SEQS / 8);
+      this.pages.set(index, page);
     }
-    const mask = 1 << (n & 7);
-    if ((this.bits[byte] as number) & mask) return false;
-    this.bits[byte] = (this.bits[byte] as number) | mask;
+    const bit = n % PAGE_SEQS;
+    const byte = bit >>> 3;
+    const mask = 1 << (bit & 7);
+    if ((page[byte] as number) & mask) return false;
+    page[byte] = (page[byte] as number) | mask;
     this.count += 1;
     return true;
   }
 
   has(n: number): boolean {
-    const byte = n >>> 3;
-    return byte < this.bits.length && ((this.bits[byte] as number) & (1 << (n & 7))) !== 0;
+    if (!Number.isSafeInteger(n) || n < 0 || n > MAX_SEQ) return false;
+    const page = this.pages.get(Math.floor(n / PAGE_SEQS));
+    const bit = n % PAGE_SEQS;
+    return page !== undefined && ((page[bit >>> 3] as number) & (1 << (bit & 7))) !== 0;
   }
 
   get size(): number {
     return this.count;
   }
+
+  /** Bytes held by the pages. */
+  get bytes(): number {
+    return this.pages.size * (PAGE_SEQS / 8);
+  }
+}
+
+/** The largest seq: chunk seqs are unsigned 32-bit integers (libs/events schemas). */
+export const MAX_SEQ = 2 ** 32 - 1;
+
+function checkSeq(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_SEQ) throw new RangeError(`seq ${n} is not in 0 … ${MAX_SEQ}`);
 }

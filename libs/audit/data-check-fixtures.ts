@@ -15,7 +15,7 @@ import {
 import { createLogger } from '../log';
 import { metadataDecoder } from '../manifest';
 import { storeChunk, verifyStoredChunk } from '../pipeline';
-import { MemoryObjectStore, type ObjectInfo, type ObjectStore, type PutOptions } from '../store';
+import { MemoryObjectStore, type GetOptions, type ObjectInfo, type ObjectStore, type PutOptions } from '../store';
 
 /**
  * Snapshots committed the way the pipeline commits them, minus Kafka (as in
@@ -189,11 +189,11 @@ export class CountingStore implements ObjectStore {
     }
   }
 
-  get(key: string): Promise<Buffer> {
+  get(key: string, options?: GetOptions): Promise<Buffer> {
     this.gets.set(key, (this.gets.get(key) ?? 0) + 1);
     return this.held(() => {
       if (this.failBlockGets && key.startsWith('blocks/')) return Promise.reject(this.failBlockGets);
-      return this.inner.get(key);
+      return this.inner.get(key, options);
     });
   }
 

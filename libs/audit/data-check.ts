@@ -11,7 +11,7 @@ import {
   type ObjectRef,
   type SnapshotCommitRecord,
 } from '../events';
-import { changeBatchManifestSchema, sha256Hex, snapshotManifestSchema } from '../manifest';
+import { changeBatchManifestSchema, contentKeyProblem, sha256Hex, snapshotManifestSchema } from '../manifest';
 import { ObjectNotFoundError, blockKey, type ObjectStore } from '../store';
 
 /**
@@ -311,9 +311,15 @@ export class RepositoryDataChecker {
     kinds: { missing: DataFindingKind; corrupt: DataFindingKind },
     what: string,
   ): Promise<Buffer | undefined> {
+    // The readers' key rule (libs/manifest): a name outside its own prefix is never read.
+    const problem = contentKeyProblem(ref, kinds.missing === 'manifest-missing' ? 'manifest' : 'segment');
+    if (problem) {
+      scope.add(kinds.corrupt, ref.key, `${what} of ${scope.what}: ${problem}`);
+      return undefined;
+    }
     let body: Buffer;
     try {
-      body = await this.limit(() => this.store.get(ref.key));
+      body = await this.limit(() => this.store.get(ref.key, { maxBytes: ref.size }));
     } catch (err) {
       // An encrypted store refuses a damaged object in get (ObjectDecryptError, a BlockError).
       if (err instanceof BlockError) {
@@ -632,7 +638,7 @@ export class RepositoryDataChecker {
     }
     let body: Buffer;
     try {
-      body = await this.store.get(key);
+      body = await this.store.get(key, { maxBytes: this.blockDecoder.maxBlockBytes });
     } catch (err) {
       if (err instanceof ObjectNotFoundError)
         return { verdict: { ok: false, kind: 'block-missing', message: `block ${key} is missing` } };

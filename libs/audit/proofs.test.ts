@@ -329,14 +329,14 @@ async function detailOf(
   record: SealedRecord,
   matches: (entry: Record<string, unknown>) => boolean,
 ): Promise<Detail> {
-  const manifest = await readContentObject(store, decoder, record.chained.record.manifest);
+  const manifest = await readContentObject(store, decoder, record.chained.record.manifest, 'manifest');
   const json: unknown = JSON.parse(manifest.toString('utf8'));
   const parsed =
     record.chained.type === 'snapshot-commit'
       ? snapshotManifestSchema.parse(json)
       : changeBatchManifestSchema.parse(json);
   for (const [segmentIndex, ref] of parsed.segments.entries()) {
-    const segment = await readContentObject(store, decoder, ref);
+    const segment = await readContentObject(store, decoder, ref, 'segment');
     const entry = segment
       .toString('utf8')
       .split('\n')

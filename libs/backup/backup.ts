@@ -1,17 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
 import { EventPublisher, readTopic, type TopicReader } from '../bus';
 import { chunkStream, type ChunkingParams, type GearTable } from '../chunking';
 import type { BackstreamConfig } from '../config';
-import { BackstreamError, describeError, withTimeout } from '../errors';
+import { BackstreamError, withTimeout } from '../errors';
 import {
   FILE_PART_MAX_CHUNKS,
   decodeJson,
-  decodeLedgerRecord,
   encodeChunk,
   encodeJson,
   topicName,
@@ -19,12 +16,13 @@ import {
   type FileEvent,
   type SnapshotCommitRecord,
 } from '../events';
-import { TopicLedgerSource, latestSnapshot } from '../ledger';
+import { latestSnapshot, type TrustedLedger } from '../ledger';
 import type { Logger } from '../log';
 import { fileEntries, metadataDecoder, readManifest } from '../manifest';
 import { ChunkSender } from '../pipeline';
 import type { ObjectStore } from '../store';
 import { ParentCursor, type ParentFile } from './parent-cursor';
+import { SourceChangedError, openSourceFile, skipReasonOf, type SeenIdentity } from './source-open';
 import { walkTree, type SkippedEntry, type TreeEntry } from './walk';
 
 export interface BackupOptions {
@@ -41,6 +39,8 @@ export interface BackupDeps {
   store: ObjectStore;
   /** The repository's gear table: cut points are keyed per repository when it is encrypted. */
   gear: GearTable;
+  /** The ledger, as far as the ledger key signed it: the parent and the commit come from it. */
+  ledger: TrustedLedger;
   logger: Logger;
   onProgress?(progress: BackupProgress): void;
 }
@@ -80,25 +80,30 @@ export class BackupFailedError extends BackstreamError {
 
 /** Where each seq'd chunk came from, to re-read it if verification finds its block corrupt. */
 class RepairIndex {
-  private readonly files: string[] = [];
+  /** Each file with the identity the walk saw: a repair re-opens that inode or nothing. */
+  private readonly files: Array<{ absPath: string; seen: SeenIdentity }> = [];
   private readonly fileOf: number[] = [];
   private readonly offsets: number[] = [];
   private readonly lengths: number[] = [];
   private readonly hashes: string[] = [];
 
-  add(seq: number, absPath: string, offset: number, length: number, hash: string): void {
-    if (this.files[this.files.length - 1] !== absPath) this.files.push(absPath);
+  add(seq: number, entry: TreeEntry, offset: number, length: number, hash: string): void {
+    if (this.files[this.files.length - 1]?.absPath !== entry.absPath) {
+      this.files.push({ absPath: entry.absPath, seen: { dev: entry.stat.dev, ino: entry.stat.ino } });
+    }
     this.fileOf[seq] = this.files.length - 1;
     this.offsets[seq] = offset;
     this.lengths[seq] = length;
     this.hashes[seq] = hash;
   }
 
-  get(seq: number): { absPath: string; offset: number; length: number; hash: string } | undefined {
+  get(seq: number): { absPath: string; seen: SeenIdentity; offset: number; length: number; hash: string } | undefined {
     const f = this.fileOf[seq];
     if (f === undefined) return undefined;
+    const file = this.files[f] as { absPath: string; seen: SeenIdentity };
     return {
-      absPath: this.files[f] as string,
+      absPath: file.absPath,
+      seen: file.seen,
       offset: this.offsets[seq] as number,
       length: this.lengths[seq] as number,
       hash: this.hashes[seq] as string,
@@ -129,7 +134,6 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
     chunks: topicName(config, 'chunks'),
     stored: topicName(config, 'stored'),
     progress: topicName(config, 'progress'),
-    ledger: topicName(config, 'ledger'),
   };
   const params: ChunkingParams = config.chunking;
   const publisher = new EventPublisher(producer, {
@@ -137,7 +141,7 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
     maxInFlightBytes: config.producer.maxInFlightBytes,
   });
 
-  const parentEntry = await latestSnapshot(new TopicLedgerSource(kafka, topics.ledger), options.source);
+  const parentEntry = await latestSnapshot(deps.ledger.topic(), options.source);
   const decoder = metadataDecoder(config.chunking.maxSize);
   let parentCursor = new ParentCursor(undefined);
   if (parentEntry) {
@@ -182,7 +186,17 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
       throw new BackupFailedError(
         `chunk seq ${corruptSeq} is corrupt in the store and its source is unknown: ${reason}`,
       );
-    const fh = await open(where.absPath, 'r');
+    let fh;
+    try {
+      fh = await openSourceFile(where.absPath, where.seen);
+    } catch (err) {
+      // A source swapped since the walk (a symlink, a FIFO, another file) is never read from.
+      if (!(err instanceof SourceChangedError)) throw err;
+      throw new BackupFailedError(`chunk ${where.hash} is corrupt in the store and ${err.message}`, {
+        cause: err,
+        retriable: false,
+      });
+    }
     try {
       const data = Buffer.alloc(where.length);
       await fh.read(data, 0, where.length, where.offset);
@@ -215,18 +229,10 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
     }
   };
   readers.push(
-    await readTopic(kafka, {
-      topic: topics.ledger,
-      fromEnd: true,
-      stopAtEnd: false,
-      onMessage: (_p, message) => {
-        try {
-          const item = decodeLedgerRecord(message);
-          if (item?.type === 'snapshot-commit' && item.record.snapshotId === snapshotId) settle.resolve(item.record);
-        } catch {
-          // Not ours to judge here: `ledger verify` reports invalid records.
-        }
-      },
+    // Only a signed record commits the snapshot: an unsigned one with its id is a forgery.
+    await deps.ledger.follow('end', (item) => {
+      if (item.kind !== 'record' || item.chained.type !== 'snapshot-commit') return;
+      if (item.chained.record.snapshotId === snapshotId) settle.resolve(item.chained.record);
     }),
     await readTopic(kafka, {
       topic: topics.progress,
@@ -311,29 +317,35 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
     const pendingRefs: ChunkRef[] = [];
     let part = 0;
     let size = 0;
-    const stream = createReadStream(entry.absPath, { highWaterMark: 1024 * 1024 });
-    for await (const chunk of chunkStream(stream as AsyncIterable<Buffer>, params, { gear: deps.gear })) {
-      fileHash.update(chunk.data);
-      size += chunk.length;
-      progress.readBytes += chunk.length;
-      pendingRefs.push({ hash: chunk.hash, size: chunk.length });
-      if (!parentChunks.has(chunk.hash) && !seen.has(chunk.hash)) {
-        if (seen.size < SEEN_CAP) seen.add(chunk.hash);
-        const chunkSeq = seq++;
-        repairIndex.add(chunkSeq, entry.absPath, chunk.offset, chunk.length, chunk.hash);
-        // Several existence checks stay in flight while reading goes on (each holds its
-        // chunk, so the bound is store.concurrency chunks).
-        await chunkSender.send({
-          snapshotId,
-          source: options.source,
-          seq: chunkSeq,
-          hash: chunk.hash,
-          data: chunk.data,
-        });
+    const fh = await openSourceFile(entry.absPath, entry.stat);
+    const stream = fh.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false });
+    try {
+      for await (const chunk of chunkStream(stream as AsyncIterable<Buffer>, params, { gear: deps.gear })) {
+        fileHash.update(chunk.data);
+        size += chunk.length;
+        progress.readBytes += chunk.length;
+        pendingRefs.push({ hash: chunk.hash, size: chunk.length });
+        if (!parentChunks.has(chunk.hash) && !seen.has(chunk.hash)) {
+          if (seen.size < SEEN_CAP) seen.add(chunk.hash);
+          const chunkSeq = seq++;
+          repairIndex.add(chunkSeq, entry, chunk.offset, chunk.length, chunk.hash);
+          // Several existence checks stay in flight while reading goes on (each holds its
+          // chunk, so the bound is store.concurrency chunks).
+          await chunkSender.send({
+            snapshotId,
+            source: options.source,
+            seq: chunkSeq,
+            hash: chunk.hash,
+            data: chunk.data,
+          });
+        }
+        if (pendingRefs.length === FILE_PART_MAX_CHUNKS) {
+          await publishFile(entry, pendingRefs.splice(0), undefined, entry.stat.size, false, part++);
+        }
       }
-      if (pendingRefs.length === FILE_PART_MAX_CHUNKS) {
-        await publishFile(entry, pendingRefs.splice(0), undefined, entry.stat.size, false, part++);
-      }
+    } finally {
+      stream.destroy();
+      await fh.close();
     }
     if (size !== entry.stat.size) {
       logger.warn({ path: entry.path, statSize: entry.stat.size, readSize: size }, 'file changed while it was read');
@@ -374,10 +386,13 @@ export async function runBackup(options: BackupOptions, deps: BackupDeps): Promi
           } catch (err) {
             // Only the file system's refusals (EACCES, ENOENT, EIO…) skip a file; anything else
             // (the store or Kafka failing for a chunk in flight included) fails the backup.
+            // A file swapped between the walk and the open is skipped too, saying how.
             chunkSender.throwIfFailed();
-            if (typeof (err as NodeJS.ErrnoException).syscall !== 'string') throw err;
-            skipped.push({ path: entry.path, reason: `cannot read: ${describeError(err)}` });
-            logger.warn({ path: entry.path, err: describeError(err) }, 'skipped');
+            const reason = skipReasonOf(err);
+            if (reason === undefined) throw err;
+            const skip = { path: entry.path, reason };
+            skipped.push(skip);
+            logger.warn(skip, 'skipped');
             progress.files -= 1;
           }
         }

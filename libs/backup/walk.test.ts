@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareTreePaths, walkTree, type SkippedEntry, type TreeEntry } from './walk';
+import { compareTreePaths, walkTree, type SkippedEntry, type TreeEntry, type WalkOptions } from './walk';
 
 describe('compareTreePaths', () => {
   it('puts the root "." first', () => {
@@ -139,7 +139,7 @@ describe('walkTree', () => {
 
   (fifo ? it : it.skip)('skips a FIFO, reporting it, and goes on', async () => {
     const { entries, skipped } = await walk();
-    expect(skipped).toEqual([{ path: 'a/c/pipe', reason: 'not a regular file, directory or symlink' }]);
+    expect(skipped).toEqual([{ path: 'a/c/pipe', reason: 'a FIFO: not backed up' }]);
     expect(entries.some((e) => e.path === 'a/c/pipe')).toBe(false);
     expect(entries.map((e) => e.path)).toContain('a-c');
   });
@@ -153,5 +153,103 @@ describe('walkTree', () => {
     await expect(walk(join(root, 'a.txt'))).rejects.toThrow(/is not a directory/);
     await expect(walk(join(root, 'link-to-dir'))).rejects.toThrow(/is not a directory/);
     await expect(walk(join(root, 'missing'))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('walkTree on a hostile tree', () => {
+  let root: string;
+
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'backstream-walk-hostile-'));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  async function walk(options: WalkOptions = {}): Promise<{ paths: string[]; skipped: SkippedEntry[] }> {
+    const paths: string[] = [];
+    const skipped: SkippedEntry[] = [];
+    for await (const entry of walkTree(root, (s) => skipped.push(s), options)) paths.push(entry.path);
+    return { paths, skipped };
+  }
+
+  /** A tree with dir/secret.txt, plus outside/secret.txt, which the walk must never reach. */
+  function withDir(): string {
+    mkdirSync(join(root, 'dir'));
+    writeFileSync(join(root, 'dir', 'mine.txt'), 'mine');
+    const outside = mkdtempSync(join(tmpdir(), 'backstream-walk-outside-'));
+    writeFileSync(join(outside, 'secret.txt'), 'not in the tree');
+    return outside;
+  }
+
+  it('does not descend into a directory swapped for a symlink between its lstat and its open', async () => {
+    const outside = withDir();
+    const { paths, skipped } = await walk({
+      betweenScanAndOpen: (entry) => {
+        if (entry.path !== 'dir') return;
+        renameSync(join(root, 'dir'), join(root, 'moved'));
+        symlinkSync(outside, join(root, 'dir'));
+      },
+    });
+    expect(skipped).toEqual([{ path: 'dir', reason: 'changed kind between scan and open (now a symlink)' }]);
+    // The listing of the root was read before the rename: only the refused directory was there.
+    expect(paths).toEqual(['.']);
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  it('refuses a directory replaced by another one (inode changed), and one replaced by a file', async () => {
+    const outside = withDir();
+    mkdirSync(join(root, 'file-next'));
+    const { paths, skipped } = await walk({
+      betweenScanAndOpen: (entry) => {
+        if (entry.path === 'dir') {
+          rmSync(join(root, 'dir'), { recursive: true });
+          renameSync(outside, join(root, 'dir'));
+        } else if (entry.path === 'file-next') {
+          rmSync(join(root, 'file-next'), { recursive: true });
+          writeFileSync(join(root, 'file-next'), 'now a file');
+        }
+      },
+    });
+    expect(skipped).toEqual([
+      { path: 'dir', reason: 'was replaced between scan and open (inode changed)' },
+      { path: 'file-next', reason: 'changed kind between scan and open (now a regular file)' },
+    ]);
+    expect(paths).toEqual(['.']);
+  });
+
+  it('lists a directory through its descriptor: a parent swapped after its open does not redirect the walk', async () => {
+    const outside = withDir();
+    writeFileSync(join(outside, 'mine.txt'), 'impostor');
+    mkdirSync(join(root, 'dir', 'sub'));
+    writeFileSync(join(root, 'dir', 'sub', 'deep.txt'), 'deep');
+    const { paths, skipped } = await walk({
+      betweenScanAndOpen: (entry) => {
+        // dir is open and listed; now swap it for a link before its entries are looked at.
+        if (entry.path !== 'dir/sub') return;
+        renameSync(join(root, 'dir'), join(root, 'away'));
+        symlinkSync(outside, join(root, 'dir'));
+      },
+    });
+    expect(paths).toEqual(['.', 'dir', 'dir/mine.txt', 'dir/sub', 'dir/sub/deep.txt']);
+    expect(skipped).toEqual([]);
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  it('skips names that are not valid UTF-8, reporting them escaped, and keeps the real U+FFFD name', async () => {
+    const at = (...bytes: number[]): Buffer => Buffer.concat([Buffer.from(`${root}/`), Buffer.from(bytes)]);
+    writeFileSync(at(0x66, 0xff), 'f ff');
+    writeFileSync(at(0x66, 0xfe), 'f fe');
+    writeFileSync(join(root, 'f\uFFFD'), 'real');
+    mkdirSync(at(0x64, 0xff));
+    writeFileSync(Buffer.concat([at(0x64, 0xff), Buffer.from('/inner')]), 'inner');
+    symlinkSync(at(0x74, 0xff), join(root, 'link'));
+    const { paths, skipped } = await walk();
+    expect(paths).toEqual(['.', 'f\uFFFD']);
+    const reason = 'name is not valid UTF-8 (shown with \\xHH escapes): not backed up';
+    expect([...skipped].sort((a, b) => (a.path < b.path ? -1 : 1))).toEqual([
+      { path: 'd\\xff', reason },
+      { path: 'f\\xfe', reason },
+      { path: 'f\\xff', reason },
+      { path: 'link', reason: 'symlink target is not valid UTF-8: not backed up' },
+    ]);
   });
 });

@@ -192,3 +192,58 @@ describe('BlockDecoder.verify rejects with BLOCK_CORRUPT', () => {
     expect(err.message).toMatch(/more than the largest chunk/);
   });
 });
+
+describe('BlockDecoder bounds what it allocates to the declared size, at most maxSize', () => {
+  const maxSize = 1024 * KiB;
+  const bounded = new BlockDecoder(maxSize);
+  const noSize = (data: Buffer): Buffer => {
+    const c = new Compressor();
+    c.setParameters({ contentSizeFlag: false });
+    return c.compress(data);
+  };
+  /** A block whose zstd payload is several frames: the first is small and declares its size. */
+  const framesBlock = (...frames: Buffer[]): Buffer =>
+    Buffer.concat([Buffer.from('BSB'), Buffer.from([1, CODEC.zstd]), ...frames]);
+
+  /** The sizes of every Buffer.allocUnsafe while `fn` runs. */
+  function allocations(fn: () => unknown): number[] {
+    const sizes: number[] = [];
+    const original = Buffer.allocUnsafe.bind(Buffer);
+    const spy = jest.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => {
+      sizes.push(size);
+      return original(size);
+    });
+    try {
+      fn();
+    } catch {
+      // the refusal itself is checked by the caller
+    } finally {
+      spy.mockRestore();
+    }
+    return sizes;
+  }
+
+  it('refuses a block of a small frame followed by a large one, before decompressing it', () => {
+    const block = framesBlock(
+      new Compressor().compress(Buffer.from('x')),
+      new Compressor().compress(Buffer.alloc(64 * 1024 * KiB)),
+    );
+    expect(block.length).toBeLessThan(8 * KiB);
+    const err = corruptError(() => bounded.decode(KEY, block));
+    expect(err.message).toBe(`block ${KEY} holds more than one zstd frame`);
+    expect(err.cause).toBeUndefined();
+    expect(Math.max(0, ...allocations(() => bounded.decode(KEY, block)))).toBeLessThanOrEqual(maxSize);
+  });
+
+  it('refuses a small frame followed by one that declares no size (the unbounded streaming path)', () => {
+    const block = framesBlock(new Compressor().compress(Buffer.from('x')), noSize(Buffer.alloc(64 * 1024 * KiB)));
+    const err = corruptError(() => bounded.decode(KEY, block));
+    expect(err.message).toBe(`block ${KEY} holds more than one zstd frame`);
+    expect(Math.max(0, ...allocations(() => bounded.decode(KEY, block)))).toBeLessThanOrEqual(maxSize);
+  });
+
+  it('refuses trailing bytes after the frame', () => {
+    const block = framesBlock(new Compressor().compress(COMPRESSIBLE), Buffer.from('junk'));
+    corruptError(() => decoder.verify(KEY, block, sha256(COMPRESSIBLE)));
+  });
+});

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Compressor, Decompressor } from 'zstd-napi';
+import { Compressor } from 'zstd-napi';
+import { DCtx, findFrameCompressedSize } from 'zstd-napi/binding';
 import { BlockError } from '../errors';
 
 /**
@@ -9,7 +10,7 @@ import { BlockError } from '../errors';
  */
 const MAGIC = Buffer.from('BSB');
 const FORMAT_VERSION = 1;
-const HEADER_BYTES = 5;
+export const HEADER_BYTES = 5;
 export const CODEC = { none: 0, zstd: 1 } as const;
 
 export class BlockEncoder {
@@ -58,17 +59,23 @@ export function zstdFrameContentSize(frame: Buffer): number | undefined {
 }
 
 export class BlockDecoder {
-  private readonly decompressor = new Decompressor();
+  private readonly dctx = new DCtx();
+  /** The largest block a chunk of at most maxSize bytes is stored as: what a store read may return. */
+  readonly maxBlockBytes: number;
 
   /**
    * @param maxSize the largest chunk this repository cuts; a block claiming more is corrupt
    * (and never decompressed into unbounded memory).
    */
   constructor(private readonly maxSize: number) {
-    // zstd refuses frames whose window exceeds this; the declared size is checked in decode.
-    this.decompressor.setParameters({ windowLogMax: 27 });
+    this.maxBlockBytes = maxSize + HEADER_BYTES;
   }
 
+  /**
+   * The chunk a block holds. A zstd payload must be exactly one frame that declares its
+   * size, at most maxSize: it is decompressed into a buffer of that size, so a crafted
+   * block can never make the decoder allocate more than the largest chunk.
+   */
   decode(key: string, block: Buffer): Buffer {
     if (block.length < HEADER_BYTES || !block.subarray(0, 3).equals(MAGIC)) {
       throw new BlockError('BLOCK_CORRUPT', key, `block ${key} has no block header`);
@@ -99,20 +106,34 @@ export class BlockDecoder {
           : `block ${key} declares ${declared} bytes, more than the largest chunk`,
       );
     }
-    let data: Buffer;
+    return this.decompressFrame(key, payload, declared);
+  }
+
+  /** Decompresses the one frame of `payload` into exactly `declared` bytes, or throws BLOCK_CORRUPT. */
+  private decompressFrame(key: string, payload: Buffer, declared: number): Buffer {
+    let frameBytes: number;
     try {
-      data = this.decompressor.decompress(payload);
+      frameBytes = findFrameCompressedSize(payload);
     } catch (err) {
       throw new BlockError('BLOCK_CORRUPT', key, `block ${key} does not decompress: ${(err as Error).message}`, {
         cause: err,
       });
     }
-    if (data.length > this.maxSize) {
-      throw new BlockError(
-        'BLOCK_CORRUPT',
-        key,
-        `block ${key} decodes to ${data.length} bytes, more than the largest chunk`,
-      );
+    if (frameBytes !== payload.length) {
+      throw new BlockError('BLOCK_CORRUPT', key, `block ${key} holds more than one zstd frame`);
+    }
+    const data = Buffer.allocUnsafe(declared);
+    let written: number;
+    try {
+      // Writes at most data.length bytes: a frame holding more than it declares is an error.
+      written = this.dctx.decompress(data, payload);
+    } catch (err) {
+      throw new BlockError('BLOCK_CORRUPT', key, `block ${key} does not decompress: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    if (written !== declared) {
+      throw new BlockError('BLOCK_CORRUPT', key, `block ${key} decodes to ${written} bytes, it declares ${declared}`);
     }
     return data;
   }

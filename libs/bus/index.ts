@@ -7,3 +7,4 @@ export { runStage } from './stage';
 export type { StageOptions, StageOutput, RunningStage, StageStats } from './stage';
 export { readTopic } from './topic-reader';
 export type { TopicReader, TopicReaderOptions } from './topic-reader';
+export { FailedAttempts } from './attempts';

@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { BackstreamConfig } from '../config';
 import type { Logger } from '../log';
+import { registerBatchCodecs } from './compression';
 
 const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -20,6 +21,7 @@ export interface KafkaClientOptions {
 /** Builds the one kafkajs client of a process from the shared kafka settings. */
 export function createKafka(config: BackstreamConfig['kafka'], options: KafkaClientOptions): Kafka {
   const { logger } = options;
+  registerBatchCodecs(config.maxUncompressedBatchBytes);
   const kafkaConfig: KafkaConfig = {
     clientId: `${config.clientId}-${options.clientSuffix}`,
     brokers: config.brokers,

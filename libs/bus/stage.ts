@@ -1,9 +1,10 @@
 import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import pLimit from 'p-limit';
-import { InvalidEventError, describeError } from '../errors';
+import { describeError } from '../errors';
 import { deadLetter } from '../events';
 import type { ConsumerWatcher } from '../health/readiness';
 import type { Logger } from '../log';
+import { FailedAttempts } from './attempts';
 import { handledMessagesCounter, processMessage, recordConsumerLag, withTraceContext } from '../telemetry';
 
 export interface StageOutput {
@@ -27,7 +28,12 @@ export interface StageOptions {
   logger: Logger;
   /** Told about the consumer, for /readyz. */
   health?: ConsumerWatcher;
-  /** Handles one message; throws InvalidEventError to dead-letter it, anything else to retry the batch. */
+  /** Failures of one message with a non-retriable error before it is dead-lettered (bus.maxAttempts). */
+  maxAttempts: number;
+  /**
+   * Handles one message; throws InvalidEventError to dead-letter it, anything else to retry
+   * the batch (a non-retriable BackstreamError at most maxAttempts times: FailedAttempts).
+   */
   handle(message: KafkaMessage): Promise<StageOutput[]>;
 }
 
@@ -47,8 +53,8 @@ export interface RunningStage {
  * A consume → effect → publish → commit loop with at-least-once delivery: a batch's
  * outputs are acknowledged by Kafka before its offsets are resolved and committed, so a
  * crash anywhere replays the batch, and the handlers' effects are idempotent. A message
- * that fails validation goes to the dead-letter topic with its reason and the partition
- * moves on.
+ * that fails validation, or fails maxAttempts times for a reason that retrying cannot
+ * cure, goes to the dead-letter topic with its reason and the partition moves on.
  */
 export async function runStage(options: StageOptions): Promise<RunningStage> {
   const { kafka, producer, logger } = options;
@@ -63,6 +69,7 @@ export async function runStage(options: StageOptions): Promise<RunningStage> {
   });
   const stats: StageStats = { messages: 0, deadLettered: 0, batches: 0 };
   const limit = pLimit(options.concurrency);
+  const attempts = new FailedAttempts(options.maxAttempts);
   const countHandled = handledMessagesCounter(options.service);
   options.health?.watchConsumer(options.service, consumer);
   await consumer.connect();
@@ -84,19 +91,16 @@ export async function runStage(options: StageOptions): Promise<RunningStage> {
               async () => {
                 try {
                   const out = await options.handle(message);
+                  attempts.passed(batch.partition, message.offset);
                   await heartbeat();
                   return out.map((o) => ({ topic: o.topic, message: withTraceContext(o.message) }));
                 } catch (err) {
-                  if (!(err instanceof InvalidEventError)) throw err;
+                  const reason = attempts.deadLetterReason(batch.partition, message.offset, err);
+                  if (reason === undefined) throw err;
                   deadLettered += 1;
                   logger.warn(
-                    {
-                      topic: batch.topic,
-                      partition: batch.partition,
-                      offset: message.offset,
-                      reason: err.message,
-                    },
-                    'dead-lettering an invalid event',
+                    { topic: batch.topic, partition: batch.partition, offset: message.offset, reason },
+                    'dead-lettering an event',
                   );
                   const origin = {
                     topic: batch.topic,
@@ -104,7 +108,7 @@ export async function runStage(options: StageOptions): Promise<RunningStage> {
                     offset: message.offset,
                     service: options.service,
                   };
-                  return [{ topic: options.deadLetterTopic, message: deadLetter(message, origin, err.message) }];
+                  return [{ topic: options.deadLetterTopic, message: deadLetter(message, origin, reason) }];
                 }
               },
             ),
@@ -120,7 +124,11 @@ export async function runStage(options: StageOptions): Promise<RunningStage> {
       const flat = outputs.flat();
       if (flat.length > 0) {
         const byTopic = new Map<string, Message[]>();
-        for (const o of flat) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o.message]);
+        for (const o of flat) {
+          const messages = byTopic.get(o.topic);
+          if (messages) messages.push(o.message);
+          else byTopic.set(o.topic, [o.message]);
+        }
         await producer.sendBatch({
           acks: -1,
           topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),

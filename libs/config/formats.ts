@@ -74,6 +74,15 @@ export function registerFormats(): void {
     },
   });
 
+  // For key material and passwords: convict's own `String` lets an object through (its
+  // keys join the config tree), and a secret pasted as an object key would be echoed back.
+  convict.addFormat({
+    name: 'plain-string',
+    validate: (v: unknown) => {
+      if (typeof v !== 'string') fail('a string');
+    },
+  });
+
   convict.addFormat({
     name: 'topic-prefix',
     validate: (v: unknown) => {
@@ -160,4 +169,36 @@ export function registerFormats(): void {
       }
     },
   });
+}
+
+const BOUNDED_BASES = {
+  'positive-int': {
+    coerce: (v: unknown) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+    expected: 'a positive integer',
+  },
+  'byte-size': {
+    coerce: (v: unknown) => parseByteSize(v) ?? v,
+    expected: 'a positive byte count (an integer, optionally with KiB, MiB or GiB)',
+  },
+} as const;
+const boundedNames = new Set<string>();
+
+/**
+ * The name of a format: a positive integer or byte size of at most `max`, registered on
+ * first use. Every setting that sizes a batch, a buffer or a fan-out has one, so that no
+ * setting can make a service allocate without bound (docs/security.md).
+ */
+export function atMost(base: keyof typeof BOUNDED_BASES, max: number): string {
+  const name = `${base} <= ${max}`;
+  if (boundedNames.has(name)) return name;
+  boundedNames.add(name);
+  const { coerce, expected } = BOUNDED_BASES[base];
+  convict.addFormat({
+    name,
+    coerce,
+    validate: (v: unknown) => {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0 || v > max) fail(`${expected} of at most ${max}`);
+    },
+  });
+  return name;
 }

@@ -103,6 +103,19 @@ describe('loadConfig', () => {
     [{ BACKSTREAM_CHANGES_TOPICS: 'a,b,a' }, 'changes.topics', /distinct/],
     [{ BACKSTREAM_CHANGES_SOURCE: 'crm customers' }, 'changes.source', /source name/],
     [{ BACKSTREAM_CHANGES_BATCH_MAX_EVENTS: '0' }, 'changes.batchMaxEvents', /positive integer/],
+    // Every count or size that sizes a batch or a buffer has an upper bound.
+    [{ BACKSTREAM_CHANGES_BATCH_MAX_EVENTS: '100000000' }, 'changes.batchMaxEvents', /at most 100000:/],
+    [{ BACKSTREAM_PRODUCER_BATCH_BYTES: '4GiB' }, 'producer.batchBytes', /at most 67108864:/],
+    [{ BACKSTREAM_CHUNK_WORKER_FETCH_MAX_BYTES: '64GiB' }, 'chunkWorker.fetchMaxBytes', /at most 1073741824:/],
+    [{ BACKSTREAM_STORE_CONCURRENCY: '100000' }, 'store.concurrency', /at most 256:/],
+    [{ BACKSTREAM_ARCHIVER_MAX_PENDING_SNAPSHOTS: '1000000' }, 'archiver.maxPendingSnapshots', /at most 4096:/],
+    [{ BACKSTREAM_ARCHIVER_SEGMENT_BYTES: '1GiB' }, 'archiver.segmentBytes', /at most 268435456:/],
+    [{ BACKSTREAM_CHANGES_MAX_VALUE_BYTES: '1GiB' }, 'changes.maxValueBytes', /at most 67108864:/],
+    [{ BACKSTREAM_CHANGES_MAX_IN_FLIGHT_BYTES: '8GiB' }, 'changes.maxInFlightBytes', /at most 1073741824:/],
+    [{ BACKSTREAM_PRODUCER_MAX_IN_FLIGHT_BYTES: '8GiB' }, 'producer.maxInFlightBytes', /at most 1073741824:/],
+    [{ BACKSTREAM_CHUNKING_MAX_SIZE: '1GiB' }, 'chunking.maxSize', /at most 67108864:/],
+    [{ BACKSTREAM_BUS_MAX_ATTEMPTS: '0' }, 'bus.maxAttempts', /positive integer/],
+    [{ BACKSTREAM_BUS_MAX_ATTEMPTS: '1000' }, 'bus.maxAttempts', /at most 100:/],
   ])('rejects %p naming %s', (env, key, expected) => {
     const err = loadError({ env });
     expect(err.key).toBe(key);
@@ -118,9 +131,20 @@ describe('loadConfig', () => {
     expect(loadError({ env: {}, file: configFile({ kafka: { brokerz: 'x:1' } }) }).message).toMatch(
       /unknown setting "kafka.brokerz"/,
     );
-    expect(loadError({ env: {}, file: configFile('{not json') }).message).toMatch(/cannot read config file/);
+    expect(loadError({ env: {}, file: configFile('{not json') }).message).toMatch(
+      /is not valid JSON at line 1, column 2$/,
+    );
     expect(loadError({ env: {}, file: configFile([1, 2]) }).message).toMatch(/must hold a JSON object/);
-    expect(loadError({ env: {}, file: '/nonexistent/backstream.json' }).message).toMatch(/cannot read config file/);
+    expect(loadError({ env: {}, file: '/nonexistent/backstream.json' }).message).toMatch(
+      /cannot read config file .*: ENOENT$/,
+    );
+  });
+
+  it('places a syntax error by line and column without quoting the text around it', () => {
+    const text = '{\n  "s3": {\n    "secretAccessKey": hunter2-very-secret\n  }\n}\n';
+    const message = loadError({ env: {}, file: configFile(text) }).message;
+    expect(message).toMatch(/line 3, column 24$/);
+    expect(message).not.toMatch(/hunter2/);
   });
 
   it('never puts a secret into an error or the redacted view', () => {

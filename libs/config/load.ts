@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
+import { parse as parseLossless } from 'lossless-json';
 import { validateChunkingParams } from '../chunking/fastcdc';
 import { ConfigError } from '../errors';
 import { registerFormats } from './formats';
@@ -53,15 +54,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     throw fromConvictError(err, 'environment');
   }
   if (file) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, {
-        hint: 'the config file must be a JSON object with the sections of `backstream config --describe`',
-        cause: err,
-      });
-    }
+    const parsed = readConfigFile(file);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new ConfigError(`config file ${file} must hold a JSON object`);
     }
@@ -107,6 +100,19 @@ function fromConvictError(err: unknown, origin: string): ConfigError {
       hint: 'see `backstream config --describe` for every setting',
       cause: err,
     });
+  }
+  // A setting given as an object in the file: convict merges it into its tree and then misses the leaf.
+  const overridden = /configuration param '([^']+)' missing from config/.exec(first);
+  if (overridden) {
+    const key = overridden[1] as string;
+    const env = envNameOf(key);
+    return new ConfigError(
+      `invalid setting ${key}${env ? ` (${env})` : ''} in ${origin}: must be a value, not an object`,
+      {
+        key,
+        cause: err,
+      },
+    );
   }
   const keyMatch = /^([\w.]+): (.*)$/.exec(first.trim());
   if (keyMatch) {
@@ -172,4 +178,43 @@ export function describeSettings(): Array<{
   };
   walk(configSchema, []);
   return out;
+}
+
+/**
+ * Reads and parses the config file. The messages name the file and, for a syntax error, the
+ * line and column only: JSON.parse quotes the text around the error, and that text is often a
+ * key or a password (docs/security.md, "Secrets in errors and logs").
+ */
+function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(`cannot read config file ${file}: ${code}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ConfigError(`config file ${file} is not valid JSON at ${syntaxErrorPlace(text)}`, {
+      hint: 'the config file must be a JSON object with the sections of `backstream config --describe`',
+    });
+  }
+}
+
+/** "line L, column C" (1-based) of the first syntax error, found by lossless-json's parser. */
+function syntaxErrorPlace(text: string): string {
+  try {
+    parseLossless(text);
+  } catch (err) {
+    const match = /at position (\d+)/.exec((err as Error).message);
+    if (match) {
+      const position = Math.min(Number(match[1]), text.length);
+      const before = text.slice(0, position);
+      const line = before.split('\n').length;
+      const column = position - (before.lastIndexOf('\n') + 1) + 1;
+      return `line ${line}, column ${column}`;
+    }
+  }
+  return 'an unknown place';
 }

@@ -1,4 +1,5 @@
 import type { Schema } from 'convict';
+import { atMost } from './formats';
 
 /**
  * The settings of every backstream process, in one schema. Shared sections (kafka, s3,
@@ -13,6 +14,7 @@ export interface BackstreamConfig {
     topicPrefix: string;
     connectionTimeoutMs: number;
     requestTimeoutMs: number;
+    maxUncompressedBatchBytes: number;
     ssl: boolean;
     sasl: { mechanism: '' | 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   };
@@ -38,7 +40,14 @@ export interface BackstreamConfig {
   producer: { maxInFlightBytes: number; batchBytes: number; commitTimeoutMs: number };
   chunkWorker: { groupId: string; compressionLevel: number; fetchMaxBytes: number };
   verifier: { groupId: string };
-  archiver: { groupId: string; segmentBytes: number; abandonAfterMs: number; maxPendingSnapshots: number };
+  archiver: {
+    groupId: string;
+    segmentBytes: number;
+    abandonAfterMs: number;
+    maxPendingSnapshots: number;
+    maxSnapshotChunks: number;
+  };
+  bus: { maxAttempts: number };
   changes: {
     topics: string[];
     source: string;
@@ -54,6 +63,7 @@ export interface BackstreamConfig {
     signingKeyFile: string;
     publicKey: string;
     publicKeyFile: string;
+    allowUnsigned: boolean;
     sequencerGroupId: string;
     transactionTimeoutMs: number;
   };
@@ -62,6 +72,7 @@ export interface BackstreamConfig {
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
 
 export const configSchema: Schema<BackstreamConfig> = {
   kafka: {
@@ -95,6 +106,12 @@ export const configSchema: Schema<BackstreamConfig> = {
       default: 30000,
       env: 'BACKSTREAM_KAFKA_REQUEST_TIMEOUT_MS',
     },
+    maxUncompressedBatchBytes: {
+      doc: 'The most bytes one compressed record batch (gzip, Snappy, LZ4, ZSTD: what upstream producers such as Debezium may write) may expand to when a consumer reads it. Checked before the records are allocated, so a small crafted batch cannot exhaust memory; a batch above it stops its partition with an error naming this setting.',
+      format: atMost('positive-int', 2 ** 30),
+      default: 64 * 2 ** 20,
+      env: 'BACKSTREAM_KAFKA_MAX_UNCOMPRESSED_BATCH_BYTES',
+    },
     ssl: {
       doc: 'Connect to the brokers over TLS.',
       format: Boolean,
@@ -116,7 +133,7 @@ export const configSchema: Schema<BackstreamConfig> = {
       },
       password: {
         doc: 'SASL password.',
-        format: String,
+        format: 'plain-string',
         default: '',
         sensitive: true,
         env: 'BACKSTREAM_KAFKA_SASL_PASSWORD',
@@ -156,14 +173,14 @@ export const configSchema: Schema<BackstreamConfig> = {
     },
     secretAccessKey: {
       doc: 'Secret access key, with accessKeyId.',
-      format: String,
+      format: 'plain-string',
       default: '',
       sensitive: true,
       env: 'BACKSTREAM_S3_SECRET_ACCESS_KEY',
     },
     sessionToken: {
       doc: 'Session token for temporary credentials.',
-      format: String,
+      format: 'plain-string',
       default: '',
       sensitive: true,
       env: 'BACKSTREAM_S3_SESSION_TOKEN',
@@ -182,7 +199,7 @@ export const configSchema: Schema<BackstreamConfig> = {
     },
     maxAttempts: {
       doc: 'Attempts per S3 request, including the first, for retriable failures.',
-      format: 'positive-int',
+      format: atMost('positive-int', 20),
       default: 5,
       env: 'BACKSTREAM_S3_MAX_ATTEMPTS',
     },
@@ -216,19 +233,19 @@ export const configSchema: Schema<BackstreamConfig> = {
   chunking: {
     minSize: {
       doc: 'Smallest chunk the content-defined chunker cuts, in bytes (suffixes KiB, MiB accepted).',
-      format: 'byte-size',
+      format: atMost('byte-size', 64 * MiB),
       default: 512 * KiB,
       env: 'BACKSTREAM_CHUNKING_MIN_SIZE',
     },
     avgSize: {
       doc: 'Target average chunk size in bytes; a power of two.',
-      format: 'byte-size',
+      format: atMost('byte-size', 64 * MiB),
       default: 1 * MiB,
       env: 'BACKSTREAM_CHUNKING_AVG_SIZE',
     },
     maxSize: {
       doc: 'Largest chunk in bytes; bounds the size of one chunk event.',
-      format: 'byte-size',
+      format: atMost('byte-size', 64 * MiB),
       default: 8 * MiB,
       env: 'BACKSTREAM_CHUNKING_MAX_SIZE',
     },
@@ -236,7 +253,7 @@ export const configSchema: Schema<BackstreamConfig> = {
   store: {
     concurrency: {
       doc: 'Object-store requests one process keeps in flight.',
-      format: 'positive-int',
+      format: atMost('positive-int', 256),
       default: 8,
       env: 'BACKSTREAM_STORE_CONCURRENCY',
     },
@@ -300,13 +317,13 @@ export const configSchema: Schema<BackstreamConfig> = {
   producer: {
     maxInFlightBytes: {
       doc: 'Chunk bytes the producer may have published but not yet acknowledged; bounds its memory.',
-      format: 'byte-size',
+      format: atMost('byte-size', 1 * GiB),
       default: 64 * MiB,
       env: 'BACKSTREAM_PRODUCER_MAX_IN_FLIGHT_BYTES',
     },
     batchBytes: {
       doc: 'Bytes of events the producer gathers into one Kafka request.',
-      format: 'byte-size',
+      format: atMost('byte-size', 64 * MiB),
       default: 4 * MiB,
       env: 'BACKSTREAM_PRODUCER_BATCH_BYTES',
     },
@@ -332,7 +349,7 @@ export const configSchema: Schema<BackstreamConfig> = {
     },
     fetchMaxBytes: {
       doc: 'Chunk bytes one chunk-worker fetches at once; bounds its memory (at least chunking.maxSize).',
-      format: 'byte-size',
+      format: atMost('byte-size', 1 * GiB),
       default: 32 * MiB,
       env: 'BACKSTREAM_CHUNK_WORKER_FETCH_MAX_BYTES',
     },
@@ -354,7 +371,7 @@ export const configSchema: Schema<BackstreamConfig> = {
     },
     segmentBytes: {
       doc: 'Size at which the archiver writes a file-list segment of a snapshot to the store; bounds its memory per snapshot.',
-      format: 'byte-size',
+      format: atMost('byte-size', 256 * MiB),
       default: 4 * MiB,
       env: 'BACKSTREAM_ARCHIVER_SEGMENT_BYTES',
     },
@@ -366,9 +383,23 @@ export const configSchema: Schema<BackstreamConfig> = {
     },
     maxPendingSnapshots: {
       doc: 'Snapshots one archiver partition tracks at once; more are failed with a reason.',
-      format: 'positive-int',
+      format: atMost('positive-int', 4096),
       default: 64,
       env: 'BACKSTREAM_ARCHIVER_MAX_PENDING_SNAPSHOTS',
+    },
+    maxSnapshotChunks: {
+      doc: 'Chunks one snapshot or change batch may have (its chunkCount); a chunk event whose seq is beyond it, or beyond the sealed chunkCount, is dead-lettered. Bounds the memory the archiver gives one snapshot (a bit per chunk, in 8 KiB pages).',
+      format: atMost('positive-int', 2 ** 32),
+      default: 2 ** 24,
+      env: 'BACKSTREAM_ARCHIVER_MAX_SNAPSHOT_CHUNKS',
+    },
+  },
+  bus: {
+    maxAttempts: {
+      doc: 'Times a consumer (chunk-worker, verifier, archiver, change ingest) tries a message that fails with an error retrying cannot cure before it dead-letters it with the reason. Retriable failures (S3 or Kafka down) are retried until they pass and never dead-lettered.',
+      format: atMost('positive-int', 100),
+      default: 5,
+      env: 'BACKSTREAM_BUS_MAX_ATTEMPTS',
     },
   },
   changes: {
@@ -392,7 +423,7 @@ export const configSchema: Schema<BackstreamConfig> = {
     },
     batchMaxEvents: {
       doc: 'Records of one change-topic partition per change batch: a batch is sealed when it holds this many (dead-lettered records count) or batchMaxMs after its first record, whichever comes first.',
-      format: 'positive-int',
+      format: atMost('positive-int', 100_000),
       default: 1000,
       env: 'BACKSTREAM_CHANGES_BATCH_MAX_EVENTS',
     },
@@ -404,13 +435,13 @@ export const configSchema: Schema<BackstreamConfig> = {
     },
     maxValueBytes: {
       doc: 'Largest change record value accepted; larger ones are dead-lettered (stage large payloads and send a ref).',
-      format: 'byte-size',
+      format: atMost('byte-size', 64 * MiB),
       default: 4 * MiB,
       env: 'BACKSTREAM_CHANGES_MAX_VALUE_BYTES',
     },
     maxInFlightBytes: {
       doc: 'Per change-topic partition being ingested: event bytes published but not yet acknowledged by Kafka; with maxValueBytes it bounds the memory of the producer service.',
-      format: 'byte-size',
+      format: atMost('byte-size', 1 * GiB),
       default: 16 * MiB,
       env: 'BACKSTREAM_CHANGES_MAX_IN_FLIGHT_BYTES',
     },
@@ -418,7 +449,7 @@ export const configSchema: Schema<BackstreamConfig> = {
   encryption: {
     masterKey: {
       doc: 'Repository master key: 32 random bytes as 64 hex digits or base64 (`backstream key generate` makes one). Empty, with masterKeyFile empty: the repository is not encrypted. Blocks, file lists and manifests are encrypted with keys derived from it; lose it and the backups are lost.',
-      format: String,
+      format: 'plain-string',
       default: '',
       sensitive: true,
       env: 'BACKSTREAM_ENCRYPTION_MASTER_KEY',
@@ -433,7 +464,7 @@ export const configSchema: Schema<BackstreamConfig> = {
   ledger: {
     signingKey: {
       doc: 'Ed25519 private key that signs ledger records and checkpoints (only the archiver needs it): PKCS#8 PEM, or the 32-byte seed as hex or base64 (`backstream ledger keygen`). Empty: the archiver refuses to start.',
-      format: String,
+      format: 'plain-string',
       default: '',
       sensitive: true,
       env: 'BACKSTREAM_LEDGER_SIGNING_KEY',
@@ -446,7 +477,7 @@ export const configSchema: Schema<BackstreamConfig> = {
     },
     publicKey: {
       doc: 'Ed25519 public key that ledger signatures are checked against (what auditors hold): SPKI PEM, or 32 bytes as hex or base64. Empty: derived from signingKey when that is set.',
-      format: String,
+      format: 'plain-string',
       default: '',
       env: 'BACKSTREAM_LEDGER_PUBLIC_KEY',
     },
@@ -455,6 +486,12 @@ export const configSchema: Schema<BackstreamConfig> = {
       format: String,
       default: '',
       env: 'BACKSTREAM_LEDGER_PUBLIC_KEY_FILE',
+    },
+    allowUnsigned: {
+      doc: 'Development only: let ledger readers (snapshots, ls, restore, history, backup, the change ingest) run with no ledger key, believing unsigned records. Without it they refuse to start when neither publicKey(File) nor signingKey(File) is set.',
+      format: Boolean,
+      default: false,
+      env: 'BACKSTREAM_LEDGER_ALLOW_UNSIGNED',
     },
     sequencerGroupId: {
       doc: 'Consumer group of the ledger sequencer (one active member among the archivers); empty: <kafka.topicPrefix>ledger-sequencer. Its transactional id is derived from it.',

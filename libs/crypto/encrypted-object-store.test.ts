@@ -272,7 +272,7 @@ describe('EncryptedObjectStore under the libs that use the store', () => {
     expect(bytes.includes(Buffer.from(marker))).toBe(false);
     // readContentObject still proves the decrypted content by the recorded hash.
     const decoder = new BlockDecoder(1024 * 1024);
-    await expect(readContentObject(store, decoder, segment)).resolves.toEqual(
+    await expect(readContentObject(store, decoder, segment, 'segment')).resolves.toEqual(
       Buffer.from(JSON.stringify(entry) + '\n'),
     );
     const manifest = { segments: [segment] } as unknown as SnapshotManifest;

@@ -1,4 +1,12 @@
-import { ObjectNotFoundError, StoreError, type ObjectInfo, type ObjectStore, type PutOptions } from '../store';
+import {
+  ObjectNotFoundError,
+  StoreError,
+  type GetOptions,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+} from '../store';
+import { ENVELOPE_OVERHEAD } from './envelope';
 import type { RepositoryKeys } from './repository-keys';
 
 /**
@@ -71,16 +79,22 @@ export class EncryptedObjectStore implements ObjectStore {
     return await this.inner.put(stored, EncryptedObjectStore.sealed(key) ? this.keys.seal(key, body) : body, options);
   }
 
-  async get(key: string): Promise<Buffer> {
+  /** options.maxBytes bounds the plaintext: the sealed object may be ENVELOPE_OVERHEAD bytes more. */
+  async get(key: string, options: GetOptions = {}): Promise<Buffer> {
+    const sealed = EncryptedObjectStore.sealed(key);
+    const { maxBytes } = options;
     let body: Buffer;
     try {
-      body = await this.inner.get(this.storedKey(key));
+      body = await this.inner.get(
+        this.storedKey(key),
+        sealed && maxBytes !== undefined ? { maxBytes: maxBytes + ENVELOPE_OVERHEAD } : options,
+      );
     } catch (err) {
       // Callers name objects by their logical keys (restore: "block … is missing").
       if (err instanceof ObjectNotFoundError) throw new ObjectNotFoundError(key);
       throw err;
     }
-    return EncryptedObjectStore.sealed(key) ? this.keys.open(key, body) : body;
+    return sealed ? this.keys.open(key, body) : body;
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

@@ -1,4 +1,5 @@
-export { loadMasterKey, generateMasterKey, decodeKeyText, MASTER_KEY_BYTES, type ReadFile } from './master-key';
+export { loadMasterKey, generateMasterKey, decodeKeyText, MASTER_KEY_BYTES } from './master-key';
+export { readKeyFile, type ReadFile } from './key-file';
 export { RepositoryKeys, REPOSITORY_ID_BYTES } from './repository-keys';
 export { sealEnvelope, openEnvelope, ENVELOPE_OVERHEAD } from './envelope';
 export { EncryptedObjectStore, PLAINTEXT_PREFIXES } from './encrypted-object-store';

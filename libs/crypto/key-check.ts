@@ -12,6 +12,8 @@ import { REPOSITORY_ID_BYTES, RepositoryKeys } from './repository-keys';
  * with the master key: it should be under Object Lock and copied with the key.
  */
 export const KEY_CHECK_OBJECT = 'keys/repository.json';
+/** The key-check object is a few hundred bytes; a larger one is refused unread. */
+const KEY_CHECK_MAX_BYTES = 64 * 1024;
 
 /**
  * Where a repository's data lives (libs/store/keys.ts; change-batch manifests are under
@@ -104,7 +106,7 @@ export async function initRepositoryKeys(store: ObjectStore, masterKey: Buffer):
 export async function readKeyCheckObject(store: ObjectStore): Promise<KeyCheckObject | undefined> {
   let body: Buffer;
   try {
-    body = await store.get(KEY_CHECK_OBJECT);
+    body = await store.get(KEY_CHECK_OBJECT, { maxBytes: KEY_CHECK_MAX_BYTES });
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return undefined;
     throw err;

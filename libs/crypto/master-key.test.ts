@@ -118,6 +118,12 @@ describe('loadMasterKey', () => {
     expect(err.message).toContain('ENOENT');
     expect(err.key).toBe('encryption.masterKeyFile');
   });
+
+  it('does not print the file name it cannot read: it may be the key itself', () => {
+    const err = configError(() => loadMasterKey(settings('', B64)), B64);
+    expect(err.message).toContain('encryption.masterKeyFile (BACKSTREAM_ENCRYPTION_MASTER_KEY_FILE)');
+    expect(err.message).toContain('ENOENT');
+  });
 });
 
 describe('generateMasterKey', () => {

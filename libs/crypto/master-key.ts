@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { BackstreamConfig } from '../config';
 import { ConfigError } from '../errors';
+import { readKeyFile, type ReadFile } from './key-file';
 
 /** Length in bytes of a repository master key. */
 export const MASTER_KEY_BYTES = 32;
@@ -14,19 +14,13 @@ const SETTING = {
 const FORM = `must be ${MASTER_KEY_BYTES} bytes as 64 hex digits or base64 (44 characters)`;
 const GENERATE_HINT = 'generate one with `backstream key generate`';
 
-/** How a key file is read; fs.readFileSync unless a test supplies its own. */
-export type ReadFile = (path: string) => Buffer | string;
-
 /**
  * The repository master key of the encryption settings, or undefined when both are empty
  * (an unencrypted repository). Accepts 64 hex digits or base64 of 32 bytes, surrounding
  * whitespace ignored, inline or as the whole content of masterKeyFile. Every error names
  * the setting and never the key text (it ends up in logs and terminals).
  */
-export function loadMasterKey(
-  settings: BackstreamConfig['encryption'],
-  readFile: ReadFile = readFileSync,
-): Buffer | undefined {
+export function loadMasterKey(settings: BackstreamConfig['encryption'], readFile?: ReadFile): Buffer | undefined {
   const { masterKey, masterKeyFile } = settings;
   if (masterKey !== '' && masterKeyFile !== '') {
     throw new ConfigError(`${SETTING.inline} and ${SETTING.file} are both set`, {
@@ -38,18 +32,7 @@ export function loadMasterKey(
     return parseMasterKey(masterKey, (why) => `invalid setting ${SETTING.inline}: ${why}`, 'encryption.masterKey');
   }
   if (masterKeyFile === '') return undefined;
-  let content: Buffer | string;
-  try {
-    content = readFile(masterKeyFile);
-  } catch (err) {
-    // The errno code only: the message of a failed read is not needed, and nothing of the file.
-    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new ConfigError(`invalid setting ${SETTING.file}: cannot read ${masterKeyFile}: ${code}`, {
-      key: 'encryption.masterKeyFile',
-    });
-  }
-  const text = typeof content === 'string' ? content : content.toString('utf8');
-  if (typeof content !== 'string') content.fill(0);
+  const text = readKeyFile(masterKeyFile, 'encryption.masterKeyFile', readFile);
   return parseMasterKey(
     text,
     (why) => `invalid setting ${SETTING.file}: the content of ${masterKeyFile} ${why}`,

@@ -11,6 +11,14 @@ export const SCHEMA_VERSION = 1;
 const hash = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex SHA-256');
 const snapshotId = z.string().regex(/^[0-9a-f]{32}$/, 'a 32-character hex snapshot id');
 const seq = z.number().int().nonnegative();
+/** The largest chunk seq: unsigned 32 bits, so that no seq is rounded or wraps onto another. */
+export const MAX_CHUNK_SEQ = 2 ** 32 - 1;
+const chunkSeq = z.number().int().nonnegative().max(MAX_CHUNK_SEQ);
+const chunkCount = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(MAX_CHUNK_SEQ + 1);
 const size = z.number().int().nonnegative();
 const sourceName = z
   .string()
@@ -22,7 +30,7 @@ const sourceName = z
 export const chunkMetaSchema = z.strictObject({
   snapshotId,
   source: sourceName,
-  seq,
+  seq: chunkSeq,
   hash,
   size,
   /** A repair overwrites a block that verification found corrupt. */
@@ -37,7 +45,7 @@ export interface ChunkEvent {
 /** A block is in object storage (topic stored): uploaded now, or found there already. */
 export const chunkStoredSchema = z.strictObject({
   snapshotId,
-  seq,
+  seq: chunkSeq,
   hash,
   size,
   storedSize: size,
@@ -47,11 +55,17 @@ export const chunkStoredSchema = z.strictObject({
 export type ChunkStoredEvent = z.infer<typeof chunkStoredSchema>;
 
 /** The block decodes to bytes with the chunk's hash (topic progress). */
-export const chunkVerifiedSchema = z.strictObject({ snapshotId, seq, hash, size, storedSize: size });
+export const chunkVerifiedSchema = z.strictObject({ snapshotId, seq: chunkSeq, hash, size, storedSize: size });
 export type ChunkVerifiedEvent = z.infer<typeof chunkVerifiedSchema>;
 
 /** The block is missing or does not decode to the chunk's hash (topic progress). */
-export const chunkCorruptSchema = z.strictObject({ snapshotId, seq, hash, key: z.string(), reason: z.string() });
+export const chunkCorruptSchema = z.strictObject({
+  snapshotId,
+  seq: chunkSeq,
+  hash,
+  key: z.string(),
+  reason: z.string(),
+});
 export type ChunkCorruptEvent = z.infer<typeof chunkCorruptSchema>;
 
 const chunkRef = z.strictObject({ hash, size });
@@ -96,7 +110,7 @@ export const snapshotSummaryShape = {
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
   /** Chunk seqs issued: the archiver waits for 0 … chunkCount-1 to be verified. */
-  chunkCount: z.number().int().nonnegative(),
+  chunkCount,
   files: z.number().int().nonnegative(),
   dirs: z.number().int().nonnegative(),
   symlinks: z.number().int().nonnegative(),
@@ -184,7 +198,7 @@ export const changesSealedSchema = z.strictObject({
   firstOffset: offset,
   lastOffset: offset,
   /** Chunk seqs issued: the archiver waits for 0 … chunkCount-1 to be verified. */
-  chunkCount: z.number().int().nonnegative(),
+  chunkCount,
   /** Version events published, so the archiver knows it has all. */
   versionCount: z.number().int().nonnegative(),
   sentBytes: size,

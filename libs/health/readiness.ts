@@ -15,6 +15,8 @@ export interface ReadinessReport {
 /** What a consumer loop needs to report itself: a lib can take this without the rest. */
 export interface ConsumerWatcher {
   watchConsumer(name: string, consumer: Consumer): void;
+  /** Sets a named check of the service's own (Readiness.set), where readiness is served. */
+  set?(name: string, ok: boolean, detail: string): void;
 }
 
 /**

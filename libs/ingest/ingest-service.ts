@@ -3,7 +3,8 @@ import { EventPublisher, readTopic, type TopicReader } from '../bus';
 import type { GearTable } from '../chunking';
 import { requireSettings, type BackstreamConfig } from '../config';
 import { ConfigError, describeError } from '../errors';
-import { HEADERS, consumerGroupId, decodeJson, decodeLedgerRecord, headerString, topicName } from '../events';
+import { HEADERS, consumerGroupId, decodeJson, headerString, topicName } from '../events';
+import type { TrustedLedger } from '../ledger';
 import type { ConsumerWatcher } from '../health/readiness';
 import type { Logger } from '../log';
 import { Slots } from '../pipeline';
@@ -30,6 +31,8 @@ export interface IngestServiceOptions {
   gear: GearTable;
   /** Where claim-check payloads are read (S3StagedObjects over the bucket). */
   staged: StagedObjects;
+  /** The ledger, as far as the ledger key signed it: what says which offsets are committed. */
+  ledger: TrustedLedger;
   logger: Logger;
   /** Told about the change-topic consumer, for /readyz. */
   health?: ConsumerWatcher;
@@ -53,31 +56,12 @@ async function progressPartitionCount(admin: Admin, topic: string): Promise<numb
 /**
  * Follows the ledger from the start of the topics' retention window, as the archiver does:
  * a batch read again after a crash may have been committed long before this process
- * started, and then the archiver appends nothing for it.
+ * started, and then the archiver appends nothing for it. Only signed records count: an
+ * unsigned `changes-commit` would otherwise commit change-topic offsets past data never stored.
  */
-async function followLedger(
-  kafka: Kafka,
-  admin: Admin,
-  config: BackstreamConfig,
-  watch: LedgerWatch,
-  logger: Logger,
-): Promise<TopicReader> {
-  const topic = topicName(config, 'ledger');
-  const starts = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - config.topics.retentionDays * DAY_MS);
-  const reader = await readTopic(kafka, {
-    topic,
-    stopAtEnd: false,
-    // -1: no record at or after the timestamp; start at the end.
-    startOffsets: new Map(starts.map((s) => [s.partition, s.offset === '-1' ? '9223372036854775807' : s.offset])),
-    onMessage: (_p, message) => {
-      if (headerString(message.headers, HEADERS.type) !== 'ledger-record') return;
-      try {
-        const item = decodeLedgerRecord(message);
-        if (item?.type === 'changes-commit') watch.add(item.record);
-      } catch (err) {
-        logger.warn({ offset: message.offset, err: describeError(err) }, 'ignoring an invalid ledger record');
-      }
-    },
+async function followLedger(ledger: TrustedLedger, config: BackstreamConfig, watch: LedgerWatch): Promise<TopicReader> {
+  const reader = await ledger.follow({ sinceMs: Date.now() - config.topics.retentionDays * DAY_MS }, (item) => {
+    if (item.kind === 'record' && item.chained.type === 'changes-commit') watch.add(item.chained.record);
   });
   await reader.caughtUp;
   return reader;
@@ -131,7 +115,7 @@ export async function runIngest(options: IngestServiceOptions): Promise<RunningI
     }
     progressPartitions = await progressPartitionCount(admin, topics.progress);
     const ledger = new LedgerWatch();
-    ledgerReader = await followLedger(kafka, admin, config, ledger, logger);
+    ledgerReader = await followLedger(options.ledger, config, ledger);
     progressReader = await readTopic(kafka, {
       topic: topics.progress,
       fromEnd: true,
@@ -225,6 +209,7 @@ export async function runIngest(options: IngestServiceOptions): Promise<RunningI
           await producer.send({ topic, acks: -1, messages: [message] });
         },
         repairs,
+        maxAttempts: config.bus.maxAttempts,
         now: () => Date.now(),
         logger,
       });

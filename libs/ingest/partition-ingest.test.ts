@@ -145,6 +145,7 @@ function harness(over: Partial<PartitionIngestDeps> = {}) {
       return Promise.resolve();
     },
     repairs: new RepairList(),
+    maxAttempts: 3,
     now: () => Date.now(),
     logger: pino({ level: 'silent' }),
     retryDelayMs: 1,
@@ -353,6 +354,77 @@ describe('PartitionIngest', () => {
     h.commitInLedger(again);
     await until('committed', () => h.commits.length === 1);
     expect(h.commits).toEqual(['2']);
+    await h.ingest.abandon();
+  });
+
+  it('dead-letters a record that fails maxAttempts times for a non-retriable reason, and ingests the next one', async () => {
+    const refused = new StoreError('S3 GET staging/locked failed: AccessDenied (HTTP 403)', { retriable: false });
+    const blob = Buffer.from('a staged payload');
+    const ref = { key: 'staging/locked', size: blob.length, sha256: sha256(blob) };
+    const records = [
+      record(upsert('k1', 1)),
+      record({ source: 'crm.files', key: 'k2', op: 'upsert', ts: TS, ref }, 'k2'),
+      record(upsert('k3', 3)),
+    ];
+    let opens = 0;
+    const h: ReturnType<typeof harness> = harness({
+      staged: {
+        open: () => {
+          opens += 1;
+          return Promise.reject(refused);
+        },
+      },
+      // The consumer delivers the records again from the offset sought to.
+      seek: (offset) => {
+        h.seeks.push(offset);
+        setImmediate(() => h.ingest.offer(records.filter((r) => BigInt(r.offset) >= BigInt(offset))));
+      },
+    });
+    h.ingest.offer(records);
+    await until('sealed', () => h.bus.sealed().length === 1);
+    expect(opens).toBe(3);
+    const sealed = h.bus.sealed()[0]!;
+    expect(sealed).toMatchObject({ firstOffset: records[0]!.offset, versionCount: 2 });
+    const kept = h.bus.versions().filter((v) => v.snapshotId === sealed.snapshotId);
+    expect(kept.map((v) => v.key)).toEqual(['k1', 'k3']);
+    const dead = h.bus.all.filter((p) => p.topic === T.deadLetters);
+    expect(dead).toHaveLength(1);
+    expect(String(dead[0]!.message.headers![DEAD_LETTER_HEADERS.reason])).toBe(
+      'failed 3 times with a non-retriable STORE_REJECTED: S3 GET staging/locked failed: AccessDenied (HTTP 403)',
+    );
+    await h.ingest.abandon();
+  });
+
+  it('never dead-letters a record whose failure is retriable (the store is down): it is tried again', async () => {
+    const down = new StoreError('S3 GET staging/x failed: ECONNREFUSED', { retriable: true });
+    const records = [
+      record(
+        {
+          source: 'crm.files',
+          key: 'k2',
+          op: 'upsert',
+          ts: TS,
+          ref: { key: 'staging/x', size: 1, sha256: sha256('x') },
+        },
+        'k2',
+      ),
+    ];
+    let opens = 0;
+    const h: ReturnType<typeof harness> = harness({
+      staged: {
+        open: () => {
+          opens += 1;
+          return Promise.reject(down);
+        },
+      },
+      seek: (offset) => {
+        h.seeks.push(offset);
+        setImmediate(() => h.ingest.offer(records));
+      },
+    });
+    h.ingest.offer(records);
+    await until('tried 6 times', () => opens >= 6);
+    expect(h.bus.all.filter((p) => p.topic === T.deadLetters)).toHaveLength(0);
     await h.ingest.abandon();
   });
 

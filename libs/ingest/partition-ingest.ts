@@ -1,7 +1,8 @@
 import type { KafkaMessage, Message } from 'kafkajs';
 import { parseChangeRecord, type ChangeRecord, type ParseOptions } from '../changes';
 import type { ChunkingParams, GearTable } from '../chunking';
-import { InvalidEventError, describeError } from '../errors';
+import { FailedAttempts } from '../bus/attempts';
+import { describeError } from '../errors';
 import {
   changeVersionSchema,
   deadLetter,
@@ -76,6 +77,8 @@ export interface PartitionIngestDeps {
   /** Publishes one message now, acks=all, outside any batch. */
   sendNow(topic: string, message: OutgoingMessage): Promise<void>;
   repairs: RepairList;
+  /** Failures of one record with a non-retriable error before it is dead-lettered (bus.maxAttempts). */
+  maxAttempts: number;
   now(): number;
   logger: Logger;
   /** First pause after a failure, doubled on each failure in a row up to 30 s. Default 1000. */
@@ -163,12 +166,14 @@ export class PartitionIngest {
   private finished = false;
   private failuresInRow = 0;
   private resumeAtMs = 0;
+  private readonly attempts: FailedAttempts;
   readonly stats: PartitionIngestStats = emptyIngestStats();
   /** Resolves when the loop has ended (stopped or abandoned). */
   readonly done: Promise<void>;
 
   constructor(private readonly deps: PartitionIngestDeps) {
     this.publisher = deps.newPublisher();
+    this.attempts = new FailedAttempts(deps.maxAttempts);
     this.done = this.run();
   }
 
@@ -389,16 +394,14 @@ export class PartitionIngest {
         this.deps.parse,
       );
     } catch (err) {
-      if (!(err instanceof InvalidEventError)) throw err;
-      await this.deadLetter(message, err.message, open, epoch);
+      await this.deadLetterOrThrow(message, err, open, epoch);
       return;
     }
     let event: ChangeVersionEvent;
     try {
       event = await this.versionOf(record, message.offset, open, epoch);
     } catch (err) {
-      if (!(err instanceof InvalidEventError)) throw err;
-      await this.deadLetter(message, err.message, open, epoch);
+      await this.deadLetterOrThrow(message, err, open, epoch);
       return;
     }
     const valid = changeVersionSchema.safeParse(event);
@@ -416,6 +419,7 @@ export class PartitionIngest {
     this.check(epoch);
     open.batch.cover(offset, 'version');
     this.stats.versions += 1;
+    this.attempts.passed(this.deps.partition, message.offset);
   }
 
   /** The version event of a record; an upsert's payload goes through the chunk pipeline first. */
@@ -464,6 +468,17 @@ export class PartitionIngest {
       sha256: payload.sha256,
       chunks,
     };
+  }
+
+  /**
+   * Dead-letters a record whose handling failed, when FailedAttempts says so (an invalid
+   * record at once, a non-retriable failure at its maxAttempts-th try); else rethrows, and
+   * the partition is read again from the last committed batch after a growing pause.
+   */
+  private async deadLetterOrThrow(message: KafkaMessage, err: unknown, open: OpenBatch, epoch: number): Promise<void> {
+    const reason = this.attempts.deadLetterReason(this.deps.partition, message.offset, err);
+    if (reason === undefined) throw err;
+    await this.deadLetter(message, reason, open, epoch);
   }
 
   private async deadLetter(message: KafkaMessage, reason: string, open: OpenBatch, epoch: number): Promise<void> {

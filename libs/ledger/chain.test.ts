@@ -181,6 +181,29 @@ describe('LedgerChain.accept', () => {
   });
 });
 
+describe('LedgerChain.accept of repeats', () => {
+  const { chain, sealed } = build(6);
+
+  it.each([0, 3, 5])('skips a byte-identical repeat of accepted record %i and goes on', (i) => {
+    const c = new LedgerChain();
+    for (const [n, s] of sealed.entries()) expect(c.accept(s.value, s.chained, `offset ${n}`)).toBe('accepted');
+    const repeat = sealed[i]!;
+    expect(c.accept(Buffer.from(repeat.value), repeat.chained, 'offset 99')).toBe('repeat');
+    expect([c.size, c.head, c.root()]).toEqual([chain.size, chain.head, chain.root()]);
+    expect(c.append(commit(6), signer)?.chained.seq).toBe(6);
+  });
+
+  it('still throws LEDGER_INCONSISTENT for a signed record with a taken seq and other bytes (a fork)', () => {
+    const c = new LedgerChain();
+    for (const [n, s] of sealed.entries()) c.accept(s.value, s.chained, `offset ${n}`);
+    const fork = new LedgerChain();
+    for (let i = 0; i < 2; i++) fork.append(commit(i), signer);
+    const other = fork.append(commit(200), signer)!;
+    expect(other.chained.seq).toBe(2);
+    expect(thrown(() => c.accept(other.value, other.chained, 'offset 7')).code).toBe('LEDGER_INCONSISTENT');
+  });
+});
+
 describe('LedgerChain.checkpoint', () => {
   const TIME = '2024-05-01T12:00:00.000Z';
 

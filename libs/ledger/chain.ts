@@ -61,7 +61,8 @@ export class LedgerChain {
   private nextSeq = 0;
   private prevHash = GENESIS_PREV;
   private readonly frontier = MerkleFrontier.empty();
-  private readonly ids = new Set<string>();
+  /** The leaf hash (hex) of each committed id's record, to tell a repeat from a fork. */
+  private readonly ids = new Map<string, string>();
 
   get size(): number {
     return this.nextSeq;
@@ -81,10 +82,16 @@ export class LedgerChain {
 
   /**
    * Takes a record read back from the ledger (signature already checked by the caller).
-   * Throws LEDGER_INCONSISTENT when it does not continue the chain: the sequencer must not
-   * append to a ledger it cannot extend; `ledger verify` says what is wrong.
+   * A byte-identical repeat of a record already accepted (re-produced by anyone with write
+   * access to the topic) changes nothing and returns 'repeat'. Throws LEDGER_INCONSISTENT
+   * when it does not continue the chain — a gap, or another signed record for a seq already
+   * taken (a fork): the sequencer must not append to a ledger it cannot extend; `ledger
+   * verify` says what is wrong.
    */
-  accept(value: Buffer, chained: ChainedLedgerRecord, where: string): void {
+  accept(value: Buffer, chained: ChainedLedgerRecord, where: string): 'accepted' | 'repeat' {
+    if (chained.seq < this.nextSeq && this.ids.get(chained.record.snapshotId) === leafHash(value).toString('hex')) {
+      return 'repeat';
+    }
     if (chained.seq !== this.nextSeq || chained.prev !== this.prevHash) {
       throw new BackstreamError(
         'LEDGER_INCONSISTENT',
@@ -93,6 +100,7 @@ export class LedgerChain {
       );
     }
     this.advance(value, chained.record.snapshotId);
+    return 'accepted';
   }
 
   /** Chains and signs the commit record of an intent; undefined when its id is already committed. */
@@ -121,6 +129,7 @@ export class LedgerChain {
     this.frontier.append(leaf);
     this.prevHash = leaf.toString('hex');
     this.nextSeq += 1;
-    this.ids.add(snapshotId);
+    // The first record of an id stays: a later one with that id is not what a repeat matches.
+    if (!this.ids.has(snapshotId)) this.ids.set(snapshotId, this.prevHash);
   }
 }

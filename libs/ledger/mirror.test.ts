@@ -4,7 +4,8 @@ import { MemoryObjectStore } from '../store';
 import { LedgerChain, type SealedCheckpoint, type SealedRecord } from './chain';
 import { MIRROR_PREFIX, decodeMirrorObject, listMirrorKeys, mirrorKey, writeMirrorObject } from './mirror';
 import { LedgerSigningKey } from './signing';
-import { SignedLedgerSource, StoreLedgerSource, type LedgerItem } from './source';
+import { TrustedLedger } from './follower';
+import { StoreLedgerSource, type LedgerItem } from './source';
 import { T0, idOf, iso, sha256, snapshotCommit, testSigner } from './test-fixtures';
 
 const signer = testSigner;
@@ -361,7 +362,7 @@ describe('writeMirrorObject and StoreLedgerSource', () => {
     expect(r1.kind === 'record' && signer.verifying.verify(r1.value, r1.signature)).toBe(false);
   });
 
-  it('SignedLedgerSource over the mirror drops what the key did not sign, passes invalid items on', async () => {
+  it('the TrustedLedger over the mirror drops what the key did not sign, and reports invalid items', async () => {
     const store = new MemoryObjectStore();
     const other = LedgerSigningKey.generate();
     const forged = { ...l.records[1]!, signature: other.sign(l.records[1]!.value) };
@@ -369,12 +370,17 @@ describe('writeMirrorObject and StoreLedgerSource', () => {
     await l.seal(store, 5, 8);
     const items: LedgerItem[] = [];
     const dropped: [string, string][] = [];
-    await new SignedLedgerSource(new StoreLedgerSource(store), signer.verifying, (at, reason) => {
-      dropped.push([at, reason]);
-    }).read((item) => {
+    const trusted = new TrustedLedger({
+      kafka: undefined as never,
+      topic: 'unused',
+      trust: { key: signer.verifying },
+      onRejected: (at, reason) => dropped.push([at, reason]),
+    });
+    await trusted.mirror(store).read((item) => {
       items.push(item);
     });
-    expect(shape(items)).toEqual(['r0', 'r2', 'c3', '!', 'r5', 'r6', 'r7', 'c8']);
-    expect(dropped).toEqual([[`${mirrorKey(3)} record 1`, `not signed by ledger key ${signer.verifying.keyId}`]]);
+    expect(shape(items)).toEqual(['r0', 'r2', 'c3', 'r5', 'r6', 'r7', 'c8']);
+    expect(dropped[0]).toEqual([`${mirrorKey(3)} record 1`, `not signed by ledger key ${signer.verifying.keyId}`]);
+    expect(dropped[1]?.[1]).toContain('the mirror has no object holding records 3…4');
   });
 });

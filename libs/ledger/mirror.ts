@@ -14,6 +14,8 @@ import type { SealedCheckpoint, SealedRecord, SignedValue } from './chain';
  * and auditors read it without the repository key.
  */
 export const MIRROR_PREFIX = 'ledger/checkpoints/';
+/** The largest mirror object a reader buffers (a seal holds the records of seconds, kilobytes each). */
+export const MIRROR_OBJECT_MAX_BYTES = 64 * 1024 * 1024;
 
 export function mirrorKey(treeSize: number): string {
   return `${MIRROR_PREFIX}${String(treeSize).padStart(20, '0')}.json`;
@@ -92,7 +94,7 @@ export async function writeMirrorObject(
   const key = mirrorKey(checkpoint.checkpoint.treeSize);
   const body = encode(from, records, checkpoint);
   const { created } = await store.put(key, body, { ifNoneMatch: true });
-  if (!created && !(await store.get(key)).equals(body)) {
+  if (!created && !(await store.get(key, { maxBytes: MIRROR_OBJECT_MAX_BYTES })).equals(body)) {
     throw new BackstreamError(
       'LEDGER_MIRROR_CONFLICT',
       `the ledger mirror already holds a different ${key}: the ledger topic and the store disagree about the ledger's history`,

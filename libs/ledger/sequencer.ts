@@ -1,6 +1,6 @@
 import { Partitioners, type Batch, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs';
 import type { BackstreamConfig } from '../config';
-import { InvalidEventError, describeError } from '../errors';
+import { BackstreamError, InvalidEventError, describeError, isRetriable } from '../errors';
 import { consumerGroupId, deadLetter, decodeCommitIntent, topicName, type OutgoingMessage } from '../events';
 import type { ConsumerWatcher } from '../health/readiness';
 import type { Logger } from '../log';
@@ -9,10 +9,18 @@ import type { ObjectStore } from '../store';
 import { LedgerChain, ledgerMessage, type SealedRecord } from './chain';
 import { writeMirrorObject } from './mirror';
 import type { LedgerSigningKey } from './signing';
-import { SignedLedgerSource, TopicLedgerSource } from './source';
+import { TrustedLedger } from './follower';
 
 /** Records per seal: bounds a mirror object (records are ~1 KiB) and a transaction. */
 const MAX_RECORDS_PER_SEAL = 500;
+/** The readiness check that says whether the active sequencer could rebuild the chain and append. */
+const CHAIN_CHECK = 'ledger-sequencer-chain';
+/**
+ * Backoff of the sequencer's consumer after a failed batch (kafkajs retries, then restarts
+ * the consumer, then retries again — never giving up): re-reading the whole ledger on
+ * every attempt must not spin.
+ */
+const SEQUENCER_RETRY = { initialRetryTime: 1000, maxRetryTime: 30_000, retries: 5 };
 
 export interface LedgerSequencerOptions {
   kafka: Kafka;
@@ -40,25 +48,23 @@ interface Active {
 }
 
 /**
- * Rebuilds the chain from the ledger topic. Records without a valid signature (someone with
- * write access to Kafka) are skipped: they are not part of the chain, and `ledger verify`
- * names them. A validly signed record that does not continue the chain stops the sequencer.
+ * Rebuilds the chain from the ledger topic, through the TrustedLedger: records without a
+ * valid signature (someone with write access to Kafka) never reach the chain, and `ledger
+ * verify` names them. A byte-identical repeat of a record is skipped with a warning; a
+ * validly signed record that does not continue the chain (a fork) throws.
  */
 async function rebuildChain(options: LedgerSequencerOptions): Promise<Omit<Active, 'producer'>> {
   const { kafka, config, signer, logger } = options;
   const chain = new LedgerChain();
   let unsealed: SealedRecord[] = [];
   let sealedSize = 0;
-  const signed = new SignedLedgerSource(
-    new TopicLedgerSource(kafka, topicName(config, 'ledger')),
-    signer.verifying,
-    (at) => logger.warn({ at }, 'ledger: skipping a message whose signature does not verify'),
-  );
-  await signed.read((item) => {
-    if (item.kind === 'invalid') {
-      logger.warn({ at: item.at, reason: item.reason }, 'ledger: skipping a message that is not a ledger record');
-      return;
-    }
+  const ledger = new TrustedLedger({
+    kafka,
+    topic: topicName(config, 'ledger'),
+    trust: { key: signer.verifying },
+    onRejected: (at, reason) => logger.warn({ at, reason }, 'ledger: skipping a message the ledger key did not sign'),
+  });
+  await ledger.topic().read((item) => {
     if (item.kind === 'checkpoint') {
       if (item.checkpoint.treeSize === chain.size) {
         sealedSize = chain.size;
@@ -66,7 +72,13 @@ async function rebuildChain(options: LedgerSequencerOptions): Promise<Omit<Activ
       }
       return;
     }
-    chain.accept(item.value, item.chained, item.at);
+    if (chain.accept(item.value, item.chained, item.at) === 'repeat') {
+      logger.warn(
+        { at: item.at, seq: item.chained.seq, snapshotId: item.chained.record.snapshotId },
+        'ledger: skipping a byte-identical repeat of a record already in the chain',
+      );
+      return;
+    }
     unsealed.push({ chained: item.chained, value: item.value, signature: item.signature ?? '' });
   });
   return { chain, unsealed, sealedSize };
@@ -111,6 +123,7 @@ export async function runLedgerSequencer(options: LedgerSequencerOptions): Promi
     try {
       const state = await rebuildChain(options);
       logger.info({ records: state.chain.size, head: state.chain.head.slice(0, 16) }, 'ledger sequencer active');
+      options.health?.set?.(CHAIN_CHECK, true, `active, ${state.chain.size} records`);
       return { producer, ...state };
     } catch (err) {
       await producer.disconnect().catch(() => undefined);
@@ -170,7 +183,13 @@ export async function runLedgerSequencer(options: LedgerSequencerOptions): Promi
     state.unsealed = [];
   };
 
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 30000, heartbeatInterval: 3000, maxWaitTimeInMs: 200 });
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: 30000,
+    heartbeatInterval: 3000,
+    maxWaitTimeInMs: 200,
+    retry: SEQUENCER_RETRY,
+  });
   // Whatever this member held before a rebalance, it must fence and re-read before writing.
   consumer.on(consumer.events.GROUP_JOIN, () => void deactivate());
   options.health?.watchConsumer('ledger-sequencer', consumer);
@@ -203,9 +222,24 @@ export async function runLedgerSequencer(options: LedgerSequencerOptions): Promi
         }
       } catch (err) {
         // The chain in memory may be ahead of what committed: start over from the ledger.
-        logger.error({ err: describeError(err) }, 'ledger sequencer failed; it will re-read the ledger and retry');
         await deactivate();
-        throw err;
+        if (isRetriable(err)) {
+          logger.error({ err: describeError(err) }, 'ledger sequencer failed; it will re-read the ledger and retry');
+          throw err;
+        }
+        // A ledger it cannot extend (a fork, a mirror conflict): append nothing, say so on
+        // /readyz, and keep re-reading with backoff — kafkajs would stop a consumer for good
+        // on a non-retriable error, wedging every commit behind it.
+        options.health?.set?.(CHAIN_CHECK, false, describeError(err));
+        logger.error(
+          { err: describeError(err) },
+          'ledger sequencer cannot continue the ledger: it appends nothing and re-reads the ledger with backoff until it can (see `backstream ledger verify`)',
+        );
+        throw new BackstreamError(
+          err instanceof BackstreamError ? err.code : 'LEDGER_INCONSISTENT',
+          `the ledger sequencer is waiting: ${describeError(err)}`,
+          { retriable: true },
+        );
       }
     },
   });

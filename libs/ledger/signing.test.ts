@@ -221,6 +221,7 @@ describe('loadSigningKey / loadVerifyingKey', () => {
     signingKeyFile: '',
     publicKey: '',
     publicKeyFile: '',
+    allowUnsigned: false,
     sequencerGroupId: '',
     transactionTimeoutMs: 15000,
     ...over,
@@ -232,7 +233,9 @@ describe('loadSigningKey / loadVerifyingKey', () => {
   };
   const read = (path: string): string => {
     const text = files[path];
-    if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+    if (text === undefined) {
+      throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+    }
     return text;
   };
   const neverRead = (path: string): string => {
@@ -264,9 +267,12 @@ describe('loadSigningKey / loadVerifyingKey', () => {
     expect(err.message).toBe('set ledger.publicKey or ledger.publicKeyFile, not both');
   });
 
-  it('says which file it cannot read', () => {
+  it('names the setting and the errno code of a file it cannot read, not the name (it may be a key)', () => {
     const err = configError(() => loadSigningKey(config({ signingKeyFile: '/secrets/missing' }), read));
-    expect(err.message).toContain('cannot read ledger.signingKeyFile /secrets/missing');
+    expect(err.message).toContain(
+      'ledger.signingKeyFile (BACKSTREAM_LEDGER_SIGNING_KEY_FILE): cannot read the file it names (ENOENT)',
+    );
+    expect(err.message).not.toContain('/secrets/missing');
   });
 
   it('names the file, not its contents, when the file holds no key', () => {

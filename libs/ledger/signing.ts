@@ -7,9 +7,8 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { BackstreamConfig } from '../config';
-import { decodeKeyText } from '../crypto';
+import { decodeKeyText, readKeyFile, type ReadFile } from '../crypto';
 import { ConfigError } from '../errors';
 
 // DER prefixes that turn a raw 32-byte Ed25519 seed / public key into PKCS#8 / SPKI (RFC 8410).
@@ -55,17 +54,21 @@ export class LedgerVerifyingKey {
       );
     }
     const raw = decodeKeyText(trimmed);
+    let key: KeyObject;
     try {
-      const key = raw
+      key = raw
         ? createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' })
         : createPublicKey(trimmed);
-      if (key.asymmetricKeyType !== 'ed25519') throw new Error(`a ${key.asymmetricKeyType} key`);
-      return new LedgerVerifyingKey(key);
-    } catch (err) {
+    } catch {
+      // Not the parser's message: what it quotes of the text could be a private key put in the wrong place.
+      throw new ConfigError(`${what} is not an Ed25519 public key (SPKI PEM, or 32 bytes as hex or base64)`);
+    }
+    if (key.asymmetricKeyType !== 'ed25519') {
       throw new ConfigError(
-        `${what} is not an Ed25519 public key (SPKI PEM, or 32 bytes as hex or base64): ${(err as Error).message}`,
+        `${what} is not an Ed25519 public key (SPKI PEM, or 32 bytes as hex or base64): it is a ${key.asymmetricKeyType} key`,
       );
     }
+    return new LedgerVerifyingKey(key);
   }
 }
 
@@ -109,31 +112,21 @@ export class LedgerSigningKey {
   }
 }
 
-type Reader = (path: string) => string;
-const readText: Reader = (path) => readFileSync(path, 'utf8');
-
 /** A setting given inline or as a file (a mounted secret), never both. */
 function inlineOrFile(
   inline: string,
   file: string,
   names: [string, string],
-  read: Reader,
+  read: ReadFile | undefined,
 ): { text: string; what: string } | undefined {
   if (inline !== '' && file !== '') throw new ConfigError(`set ${names[0]} or ${names[1]}, not both`);
   if (inline !== '') return { text: inline, what: names[0] };
   if (file === '') return undefined;
-  try {
-    return { text: read(file), what: `${names[1]} (${file})` };
-  } catch (err) {
-    throw new ConfigError(`cannot read ${names[1]} ${file}: ${(err as Error).message}`);
-  }
+  return { text: readKeyFile(file, names[1], read), what: `${names[1]} (${file})` };
 }
 
 /** The signing key from config; undefined when none is set. */
-export function loadSigningKey(
-  config: BackstreamConfig['ledger'],
-  read: Reader = readText,
-): LedgerSigningKey | undefined {
+export function loadSigningKey(config: BackstreamConfig['ledger'], read?: ReadFile): LedgerSigningKey | undefined {
   const found = inlineOrFile(
     config.signingKey,
     config.signingKeyFile,
@@ -147,10 +140,7 @@ export function loadSigningKey(
  * The key signatures are checked against: ledger.publicKey(File), or the public half of
  * the signing key. Undefined when neither is set.
  */
-export function loadVerifyingKey(
-  config: BackstreamConfig['ledger'],
-  read: Reader = readText,
-): LedgerVerifyingKey | undefined {
+export function loadVerifyingKey(config: BackstreamConfig['ledger'], read?: ReadFile): LedgerVerifyingKey | undefined {
   const found = inlineOrFile(
     config.publicKey,
     config.publicKeyFile,

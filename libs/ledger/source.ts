@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { readTopic } from '../bus';
+import { readTopic, type TopicReader } from '../bus';
 import { describeError } from '../errors';
 import {
   HEADERS,
@@ -10,8 +10,7 @@ import {
   type LedgerCheckpoint,
 } from '../events';
 import type { ObjectStore } from '../store';
-import { decodeMirrorObject, listMirrorKeys } from './mirror';
-import type { LedgerVerifyingKey } from './signing';
+import { MIRROR_OBJECT_MAX_BYTES, decodeMirrorObject, listMirrorKeys } from './mirror';
 
 /**
  * One item of the ledger in order. `at` says where it is, for findings: "offset 17" in the
@@ -62,6 +61,19 @@ function decodeItem(message: IncomingMessage, at: string, offset: string | undef
   }
 }
 
+/**
+ * Where a live follower of the topic starts: its first record, its current end (only what
+ * is written from now on), an offset, or the first record written at or after `sinceMs`.
+ */
+export type LedgerStart = 'beginning' | 'end' | { offset: string } | { sinceMs: number };
+
+/** The latest offset there can be: where a reader waits for new records. */
+const END_OFFSET = '9223372036854775807';
+
+/**
+ * The ledger topic, raw: every message decoded into an item, signed or not. Only the
+ * TrustedLedger (follower.ts) and `ledger verify` read it directly.
+ */
 export class TopicLedgerSource implements LedgerSource {
   readonly description: string;
 
@@ -83,6 +95,32 @@ export class TopicLedgerSource implements LedgerSource {
       },
     });
     await reader.done;
+  }
+
+  /** Hands over every item from `start` on, live, until the returned reader is stopped. */
+  async follow(start: LedgerStart, onItem: (item: LedgerItem) => void | Promise<void>): Promise<TopicReader> {
+    let startOffsets: Map<number, string> | undefined;
+    if (typeof start === 'object' && 'offset' in start) startOffsets = new Map([[0, start.offset]]);
+    if (typeof start === 'object' && 'sinceMs' in start) {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      try {
+        const found = await admin.fetchTopicOffsetsByTimestamp(this.topic, start.sinceMs);
+        // -1: no record at or after the timestamp; start at the end.
+        startOffsets = new Map(found.map((s) => [s.partition, s.offset === '-1' ? END_OFFSET : s.offset]));
+      } finally {
+        await admin.disconnect();
+      }
+    }
+    return readTopic(this.kafka, {
+      topic: this.topic,
+      stopAtEnd: false,
+      fromEnd: start === 'end',
+      ...(startOffsets ? { startOffsets } : {}),
+      onMessage: async (_partition, message) => {
+        await onItem(decodeItem(message, `offset ${message.offset}`, message.offset));
+      },
+    });
   }
 }
 
@@ -111,7 +149,7 @@ export class StoreLedgerSource implements LedgerSource {
     for (const key of await listMirrorKeys(this.store)) {
       let object;
       try {
-        object = decodeMirrorObject(key, await this.store.get(key));
+        object = decodeMirrorObject(key, await this.store.get(key, { maxBytes: MIRROR_OBJECT_MAX_BYTES }));
       } catch (err) {
         await onItem({ kind: 'invalid', at: key, reason: describeError(err) });
         continue;
@@ -151,32 +189,5 @@ export class StoreLedgerSource implements LedgerSource {
         ),
       );
     }
-  }
-}
-
-/**
- * A source that drops what the ledger key did not sign: records and checkpoints forged into
- * the topic or the mirror by someone without the key never reach restore, `snapshots` or
- * `history`. `onDropped` says what was dropped (`ledger verify` reports it in full).
- */
-export class SignedLedgerSource implements LedgerSource {
-  readonly description: string;
-
-  constructor(
-    private readonly inner: LedgerSource,
-    private readonly key: LedgerVerifyingKey,
-    private readonly onDropped: (at: string, reason: string) => void = () => undefined,
-  ) {
-    this.description = inner.description;
-  }
-
-  read(onItem: (item: LedgerItem) => void | Promise<void>): Promise<void> {
-    return this.inner.read((item) => {
-      if (item.kind !== 'invalid' && !this.key.verify(item.value, item.signature)) {
-        this.onDropped(item.at, `not signed by ledger key ${this.key.keyId}`);
-        return;
-      }
-      return onItem(item);
-    });
   }
 }

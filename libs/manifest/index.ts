@@ -16,3 +16,5 @@ export {
   MAX_METADATA_OBJECT_BYTES,
 } from './manifest';
 export type { SnapshotManifest, ChangeBatchManifest, JoinedFile } from './manifest';
+export { contentKeyProblem, snapshotIdOfManifestKey } from './object-keys';
+export type { ContentKind } from './object-keys';

@@ -17,6 +17,7 @@ import {
   type SnapshotSealedEvent,
 } from '../events';
 import { fileListKey, snapshotManifestKey, type ObjectStore } from '../store';
+import { contentKeyProblem, snapshotIdOfManifestKey, type ContentKind } from './object-keys';
 
 /**
  * What a committed snapshot consists of in the store:
@@ -64,9 +65,21 @@ export async function writeContentObject(
   return { key, sha256, size: block.length };
 }
 
-/** Reads an object written by writeContentObject and proves its content has the recorded hash. */
-export async function readContentObject(store: ObjectStore, decoder: BlockDecoder, ref: ObjectRef): Promise<Buffer> {
-  const content = decoder.decode(ref.key, await store.get(ref.key));
+/**
+ * Reads a manifest or a segment written by writeContentObject and proves its content has
+ * the recorded hash. The one place manifests and segments are read: a key outside its own
+ * prefix is refused before anything is fetched (contentKeyProblem), so an encrypted
+ * repository only ever opens them from names it seals and authenticates.
+ */
+export async function readContentObject(
+  store: ObjectStore,
+  decoder: BlockDecoder,
+  ref: ObjectRef,
+  kind: ContentKind,
+): Promise<Buffer> {
+  const problem = contentKeyProblem(ref, kind);
+  if (problem) throw new BlockError('BLOCK_CORRUPT', ref.key, problem);
+  const content = decoder.decode(ref.key, await store.get(ref.key, { maxBytes: ref.size }));
   const actual = sha256Hex(content);
   if (actual !== ref.sha256) {
     throw new BlockError(
@@ -116,15 +129,23 @@ export function metadataDecoder(maxChunkSize: number): BlockDecoder {
   return new BlockDecoder(Math.max(maxChunkSize, MAX_METADATA_OBJECT_BYTES));
 }
 
+/** A manifest must be the one its key names: snapshots/<id>.json holds the manifest of <id>. */
+function ownManifest<T extends { snapshotId: string }>(ref: ObjectRef, manifest: T): T {
+  if (snapshotIdOfManifestKey(ref.key) !== manifest.snapshotId) {
+    throw new BlockError('BLOCK_CORRUPT', ref.key, `${ref.key} holds the manifest of ${manifest.snapshotId}`);
+  }
+  return manifest;
+}
+
 export async function readManifest(
   store: ObjectStore,
   decoder: BlockDecoder,
   ref: ObjectRef,
 ): Promise<SnapshotManifest> {
-  const content = await readContentObject(store, decoder, ref);
+  const content = await readContentObject(store, decoder, ref, 'manifest');
   const parsed = snapshotManifestSchema.safeParse(JSON.parse(content.toString('utf8')));
   if (!parsed.success) throw new BlockError('BLOCK_CORRUPT', ref.key, `${ref.key} is not a snapshot manifest`);
-  return parsed.data;
+  return ownManifest(ref, parsed.data);
 }
 
 export async function readChangeBatchManifest(
@@ -132,10 +153,10 @@ export async function readChangeBatchManifest(
   decoder: BlockDecoder,
   ref: ObjectRef,
 ): Promise<ChangeBatchManifest> {
-  const content = await readContentObject(store, decoder, ref);
+  const content = await readContentObject(store, decoder, ref, 'manifest');
   const parsed = changeBatchManifestSchema.safeParse(JSON.parse(content.toString('utf8')));
   if (!parsed.success) throw new BlockError('BLOCK_CORRUPT', ref.key, `${ref.key} is not a change-batch manifest`);
-  return parsed.data;
+  return ownManifest(ref, parsed.data);
 }
 
 /** The JSON lines of a manifest's segments, each checked by `schema`, one segment in memory at a time. */
@@ -147,7 +168,7 @@ async function* segmentLines<T>(
   what: string,
 ): AsyncGenerator<T> {
   for (const ref of segments) {
-    const content = await readContentObject(store, decoder, ref);
+    const content = await readContentObject(store, decoder, ref, 'segment');
     for (const line of content.toString('utf8').split('\n')) {
       if (line === '') continue;
       const parsed = schema.safeParse(JSON.parse(line));

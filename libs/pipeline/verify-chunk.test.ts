@@ -74,6 +74,18 @@ describe('verifyStoredChunk', () => {
     expect(outcome.corrupt.reason).toMatch(/more than the largest chunk/);
   });
 
+  it('refuses a planted block far larger than the largest block without reading it whole', async () => {
+    const { deps, event } = await stored(TEXT);
+    deps.store.objects.set(event.key, Buffer.alloc(8 * 1024 * 1024));
+    const get = jest.spyOn(deps.store, 'get');
+    const outcome = await verifyStoredChunk(event, deps);
+    if (!('corrupt' in outcome)) throw new Error('expected corrupt');
+    expect(outcome.corrupt.reason).toBe(
+      `object ${event.key} is larger than the ${deps.decoder.maxBlockBytes} bytes its reader expects`,
+    );
+    expect(get).toHaveBeenCalledWith(event.key, { maxBytes: 1024 * 1024 + 5 });
+  });
+
   it('rejects a stored event naming a key that is not blockKey(hash), without reading the store', async () => {
     const { deps, event } = await stored(TEXT);
     const get = jest.spyOn(deps.store, 'get');

@@ -25,7 +25,7 @@ export async function verifyStoredChunk(event: ChunkStoredEvent, deps: VerifyChu
   });
   let block: Buffer;
   try {
-    block = await deps.store.get(event.key);
+    block = await deps.store.get(event.key, { maxBytes: deps.decoder.maxBlockBytes });
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return corrupt(`block ${event.key} is missing`);
     // An encrypted block that does not open (tampered, or moved from another name).

@@ -39,7 +39,7 @@ export async function fetchPayload(
       limit(async () => {
         const key = blockKey(c.hash);
         try {
-          return deps.decoder.verify(key, await deps.store.get(key), c.hash);
+          return deps.decoder.verify(key, await deps.store.get(key, { maxBytes: deps.decoder.maxBlockBytes }), c.hash);
         } catch (err) {
           if (err instanceof ObjectNotFoundError)
             throw new PitError(version.source, version.key, `${what}: block ${key} is missing`, key, {

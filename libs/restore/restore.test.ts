@@ -373,6 +373,9 @@ describe('restoreSnapshot', () => {
       bytes: files.reduce((n, e) => n + e.content!.length, 0),
       filesSkipped: 0,
       chunksVerified: snapshot.events.reduce((n, e) => n + e.chunks.length, 0),
+      leftAlone: 0,
+      notRestoredBelowLeftAlone: 0,
+      modeBitsDropped: 0,
       elapsedMs: expect.any(Number) as number,
     });
   });

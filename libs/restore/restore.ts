@@ -1,32 +1,24 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import {
-  chmod,
-  lstat,
-  lutimes,
-  mkdir,
-  open,
-  readdir,
-  readlink,
-  realpath,
-  rename,
-  rm,
-  symlink,
-  utimes,
-} from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { mkdir, readdir, readlink, realpath, rename, rmdir, symlink, unlink, lutimes } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import pLimit from 'p-limit';
 import type { BlockDecoder } from '../blocks';
-import { BackstreamError, BlockError, type ErrorCode } from '../errors';
-import type { ChunkRef, FileEvent, SnapshotCommitRecord } from '../events';
+import type { FileEvent, SnapshotCommitRecord } from '../events';
 import { fileEntries, joinFileParts, readManifest } from '../manifest';
-import { ObjectNotFoundError, blockKey, type ObjectStore } from '../store';
+import type { ObjectStore } from '../store';
+import { restorableMode } from './mode-bits';
+import { NOT_EMPTY, keepReason, kindOf, type OverwritePolicy } from './overwrite';
+import { checkPlan, describeProblems } from './plan-check';
+import { RestoreError } from './restore-error';
+import { TEMP_NAME, restoreFile, tempName, type ChunkBudget } from './restore-file';
+import { TargetDir } from './target-dir';
 
 export interface RestoreOptions {
   record: SnapshotCommitRecord;
   target: string;
   /** Restore only these snapshot paths and what is below them; all when empty. */
   includes?: string[];
+  /** What to do with an entry already in the target that differs (default `if-changed`). */
+  overwrite?: OverwritePolicy;
 }
 
 export interface RestoreDeps {
@@ -38,6 +30,8 @@ export interface RestoreDeps {
    */
   concurrency: number;
   onProgress?(progress: RestoreProgress): void;
+  /** An existing entry in the target that was not replaced, and why. */
+  onLeftAlone?(leftAlone: { path: string; reason: string }): void;
 }
 
 export interface RestoreProgress {
@@ -48,54 +42,50 @@ export interface RestoreProgress {
   /** Files already present with the right content, left as they were. */
   filesSkipped: number;
   chunksVerified: number;
+  /** Existing entries that differ from the snapshot's and were kept (see onLeftAlone). */
+  leftAlone: number;
+  /** Snapshot entries not restored because a directory above them was left alone. */
+  notRestoredBelowLeftAlone: number;
+  /** Files and directories whose setuid, setgid or (files) sticky bits were not restored. */
+  modeBitsDropped: number;
   elapsedMs: number;
 }
 
-/** A file could not be restored byte-identical, or not safely; names the file and, when known, the block. */
-export class RestoreError extends BackstreamError {
-  constructor(
-    readonly path: string,
-    message: string,
-    readonly blockKey?: string,
-    options: { cause?: unknown; code?: Extract<ErrorCode, 'BLOCK_CORRUPT' | 'BLOCK_MISSING' | 'TARGET_UNSAFE'> } = {},
-  ) {
-    super(options.code ?? 'BLOCK_CORRUPT', message, { retriable: false, cause: options.cause });
-  }
+/** A directory of the snapshot on the current path; `dir` is undefined when it was left alone. */
+interface OpenDir {
+  path: string;
+  dir: TargetDir | undefined;
+  /** The snapshot's mode and mtime, applied when the last entry below it is done. */
+  meta?: { mode: number; mtimeMs: number };
+  /** The chain's reference plus one per file in flight in it. */
+  refs: number;
 }
-
-/** Names of the temporary files a restore writes before renaming them into place. */
-const TEMP_NAME = /^\.[0-9a-f]{12}\.backstream-restore$/;
-const tempName = (): string => `.${randomBytes(6).toString('hex')}.backstream-restore`;
 
 function selected(path: string, includes: string[]): boolean {
   if (includes.length === 0 || path === '.') return true;
   return includes.some((inc) => path === inc || path.startsWith(`${inc}/`) || inc.startsWith(`${path}/`));
 }
 
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const data of createReadStream(path)) hash.update(data as Buffer);
-  return hash.digest('hex');
-}
-
-/** Chunk slots shared by every file in flight; a slot is held from the request until the chunk is written. */
-type ChunkBudget = ReturnType<typeof pLimit>;
+const nameOf = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
 
 /**
- * Restores a committed snapshot into `target`: every chunk's hash and every file's hash is
- * checked, each file is written to a temporary name and renamed into place, and mode, mtime
- * and symlinks are restored. Several files are restored at once (thousands of small files
- * would otherwise wait on one request each in turn) within one budget of chunks in flight.
- * A file already present with the right size and hash is left alone, so an interrupted
- * restore resumes where it stopped. Nothing is written through a symlink or outside the
- * target. Any mismatch or missing block throws RestoreError naming the file and the block;
- * no wrong file is ever put in place.
+ * Restores a committed snapshot into `target`. First the whole file list is checked
+ * (checkPlan: order, parents, names); a list that is not what the producer's walk writes is
+ * refused (TARGET_UNSAFE) before anything is written. Then every entry is restored through
+ * descriptors of the directories above it (TargetDir), so no symlink is followed and nothing
+ * outside the target is touched. Each chunk's hash and each file's hash is checked; files
+ * are written under a temporary name and renamed into place, several at once within one
+ * budget of chunks in flight. A file already correct is left alone (an interrupted restore
+ * resumes). Existing entries are replaced only as `overwrite` allows, and nothing the
+ * snapshot does not have is removed. A directory gets its mode and mtime once the walk has
+ * left it. Any mismatch or missing block throws RestoreError naming the file and the block.
  */
 export async function restoreSnapshot(options: RestoreOptions, deps: RestoreDeps): Promise<RestoreProgress> {
   const started = Date.now();
   const includes = (options.includes ?? [])
     .map((p) => p.replace(/^(\.\/+)+|^\/+|\/+$/g, ''))
     .filter((p) => p !== '' && p !== '.');
+  const overwrite = options.overwrite ?? 'if-changed';
   const concurrency = Math.max(1, Math.floor(deps.concurrency));
   const progress: RestoreProgress = {
     files: 0,
@@ -104,219 +94,194 @@ export async function restoreSnapshot(options: RestoreOptions, deps: RestoreDeps
     bytes: 0,
     filesSkipped: 0,
     chunksVerified: 0,
+    leftAlone: 0,
+    notRestoredBelowLeftAlone: 0,
+    modeBitsDropped: 0,
     elapsedMs: 0,
   };
   const report = (): void => {
     progress.elapsedMs = Date.now() - started;
     deps.onProgress?.({ ...progress });
   };
+  const leaveAlone = (path: string, reason: string): void => {
+    progress.leftAlone += 1;
+    deps.onLeftAlone?.({ path, reason });
+  };
+  const manifest = await readManifest(deps.store, deps.decoder, options.record.manifest);
+  const problems = await checkPlan(fileEntries(deps.store, deps.decoder, manifest));
+  if (problems.length > 0)
+    throw new RestoreError(
+      (problems[0] as { path: string }).path,
+      `snapshot ${options.record.snapshotId} cannot be restored safely: ${describeProblems(problems)}`,
+      undefined,
+      { code: 'TARGET_UNSAFE' },
+    );
+
   const ticker = setInterval(report, 1000);
-  // Directory modes and mtimes are applied last: writing children would change the mtime,
-  // and a read-only mode would stop the writes.
-  const dirs: Array<{ path: string; mode: number; mtimeMs: number }> = [];
   const budget: ChunkBudget = pLimit(concurrency);
   const inFlight = new Set<Promise<void>>();
+  const closing = new Set<Promise<void>>();
   let failure: { err: unknown } | undefined;
+  const fail = (err: unknown): void => {
+    failure ??= { err };
+  };
+  // A directory is done once the walk has left it and its files in flight are written.
+  const release = (d: OpenDir): void => {
+    d.refs -= 1;
+    if (d.refs > 0 || !d.dir) return;
+    const dir = d.dir;
+    const done = (async () => {
+      try {
+        if (d.meta && !failure) await dir.finish(d.meta.mode, d.meta.mtimeMs);
+      } finally {
+        await dir.close();
+      }
+    })()
+      .catch(fail)
+      .finally(() => closing.delete(done));
+    closing.add(done);
+  };
+  const chain: OpenDir[] = [];
   try {
     await mkdir(resolve(options.target), { recursive: true });
-    // The target itself may be reached through a symlink the user chose; below it, none is followed.
-    const target = await realpath(options.target);
-    const safeDirs = new SafeDirectories(target);
-    const inside = (path: string): string => {
-      const abs = path === '.' ? target : resolve(target, path);
-      if (abs !== target && !abs.startsWith(target + sep))
-        throw new RestoreError(path, `${path}: refusing to restore outside the target`, undefined, {
-          code: 'TARGET_UNSAFE',
-        });
-      return abs;
-    };
-    const manifest = await readManifest(deps.store, deps.decoder, options.record.manifest);
+    chain.push({ path: '.', dir: await TargetDir.openRoot(await realpath(options.target)), refs: 1 });
+    await removeTempFiles(chain[0]?.dir as TargetDir);
     for await (const { entry, chunks, contentHash } of joinFileParts(fileEntries(deps.store, deps.decoder, manifest))) {
       if (failure) break;
       if (!selected(entry.path, includes)) continue;
-      const abs = inside(entry.path);
+      if (entry.path === '.') {
+        const root = chain[0] as OpenDir;
+        root.meta = metaOf(entry, progress);
+        progress.dirs += 1;
+        continue;
+      }
+      while (chain.length > 1 && !entry.path.startsWith(`${(chain.at(-1) as OpenDir).path}/`))
+        release(chain.pop() as OpenDir);
+      const parent = chain.at(-1) as OpenDir;
+      if (!parent.dir) {
+        progress.notRestoredBelowLeftAlone += 1;
+        continue;
+      }
+      const dir = parent.dir;
+      const name = nameOf(entry.path);
       if (entry.kind === 'dir') {
-        await safeDirs.ensure(abs, entry.path);
-        // A restore killed mid-file leaves its temporary file behind; the rerun removes it.
-        for (const name of await readdir(abs)) if (TEMP_NAME.test(name)) await rm(join(abs, name), { force: true });
-        dirs.push({ path: abs, mode: entry.mode, mtimeMs: entry.mtimeMs });
+        const opened = await openDir(dir, name, entry, overwrite);
+        if (typeof opened === 'string') {
+          leaveAlone(entry.path, opened);
+          chain.push({ path: entry.path, dir: undefined, refs: 1 });
+          continue;
+        }
+        await removeTempFiles(opened);
+        chain.push({ path: entry.path, dir: opened, meta: metaOf(entry, progress), refs: 1 });
         progress.dirs += 1;
       } else if (entry.kind === 'symlink') {
-        await safeDirs.ensure(dirname(abs), entry.path);
-        const existing = await readlink(abs).catch(() => undefined);
-        if (existing !== entry.target) {
-          await rm(abs, { force: true, recursive: true });
-          safeDirs.forget(abs);
-          await symlink(entry.target as string, abs);
-        }
-        // Some file systems cannot set a symlink's own times; its target and content are what matter.
-        await lutimes(abs, entry.mtimeMs / 1000, entry.mtimeMs / 1000).catch(() => undefined);
-        progress.symlinks += 1;
+        const reason = await restoreSymlink(dir, name, entry, overwrite);
+        if (reason) leaveAlone(entry.path, reason);
+        else progress.symlinks += 1;
       } else {
-        await safeDirs.ensure(dirname(abs), entry.path);
         while (inFlight.size >= concurrency) await Promise.race(inFlight);
-        const task = restoreFile(abs, entry, chunks, contentHash, { ...deps, concurrency }, budget, progress)
-          .then(() => {
+        if (restorableMode('file', entry.mode).dropped) progress.modeBitsDropped += 1;
+        parent.refs += 1;
+        const fileDeps = {
+          ...deps,
+          concurrency,
+          budget,
+          overwrite,
+          onChunk: (bytes: number) => {
+            progress.chunksVerified += 1;
+            progress.bytes += bytes;
+          },
+        };
+        const task = restoreFile(dir, name, entry, chunks, contentHash, fileDeps)
+          .then((outcome) => {
+            if ('leftAlone' in outcome) return leaveAlone(entry.path, outcome.leftAlone);
             progress.files += 1;
+            if (outcome.restored === 'already-correct') {
+              progress.filesSkipped += 1;
+              progress.bytes += outcome.bytes;
+            }
           })
-          .catch((err: unknown) => {
-            failure ??= { err };
-          })
-          .finally(() => inFlight.delete(task));
+          .catch(fail)
+          .finally(() => {
+            inFlight.delete(task);
+            release(parent);
+          });
         inFlight.add(task);
       }
     }
-    await Promise.all(inFlight);
-    if (failure) throw failure.err;
-    for (const d of dirs.reverse()) {
-      await chmod(d.path, d.mode);
-      await utimes(d.path, d.mtimeMs / 1000, d.mtimeMs / 1000);
-    }
+  } catch (err) {
+    fail(err);
   } finally {
-    // On an early throw (a bad path, an unreadable manifest) the files in flight still
-    // finish or clean up their temporary files before the error reaches the caller.
+    // Files in flight finish (or remove their temporary files) before the error is thrown.
+    while (chain.length > 0) release(chain.pop() as OpenDir);
     await Promise.all(inFlight);
+    while (closing.size > 0) await Promise.all(closing);
     clearInterval(ticker);
   }
+  if (failure) throw failure.err;
   progress.elapsedMs = Date.now() - started;
   return progress;
 }
 
-/**
- * Creates directories below the target one component at a time, refusing any component
- * that is a symlink: a snapshot (or a target) holding `out -> /elsewhere` and then
- * `out/file` must not write outside the target. Existing directories are made writable
- * for the owner so a rerun can replace files in them; their modes are applied at the end.
- */
-class SafeDirectories {
-  private readonly known = new Set<string>();
-
-  constructor(private readonly target: string) {
-    this.known.add(target);
-  }
-
-  async ensure(abs: string, entryPath: string): Promise<void> {
-    if (this.known.has(abs)) return;
-    await this.ensure(dirname(abs), entryPath);
-    const st = await lstat(abs).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
-    if (st?.isSymbolicLink())
-      throw new RestoreError(
-        entryPath,
-        `${entryPath}: refusing to restore through the symlink ${abs.slice(this.target.length + 1)}`,
-        undefined,
-        { code: 'TARGET_UNSAFE' },
-      );
-    if (st && !st.isDirectory()) await rm(abs, { force: true });
-    if (!st || !st.isDirectory()) await mkdir(abs);
-    else if ((st.mode & 0o700) !== 0o700) await chmod(abs, (st.mode & 0o7777) | 0o700);
-    this.known.add(abs);
-  }
-
-  forget(abs: string): void {
-    for (const path of this.known) if (path === abs || path.startsWith(abs + sep)) this.known.delete(path);
-  }
+function metaOf(entry: FileEvent, progress: RestoreProgress): { mode: number; mtimeMs: number } {
+  const { mode, dropped } = restorableMode('dir', entry.mode);
+  if (dropped) progress.modeBitsDropped += 1;
+  return { mode, mtimeMs: entry.mtimeMs };
 }
 
-async function restoreFile(
-  abs: string,
+/** Opens (or creates) the directory `name`; a string says why an entry in the way was left alone. */
+async function openDir(
+  parent: TargetDir,
+  name: string,
   entry: FileEvent,
-  chunks: ChunkRef[],
-  contentHash: string | undefined,
-  deps: RestoreDeps,
-  budget: ChunkBudget,
-  progress: RestoreProgress,
-): Promise<void> {
-  const existing = await lstat(abs).catch(() => undefined);
-  if (existing?.isFile() && existing.size === entry.size && (await sha256OfFile(abs)) === contentHash) {
-    await chmod(abs, entry.mode);
-    await utimes(abs, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
-    progress.filesSkipped += 1;
-    progress.bytes += entry.size;
-    return;
+  overwrite: OverwritePolicy,
+): Promise<TargetDir | string> {
+  const existing = await parent.lstat(name);
+  if (existing && !existing.isDirectory()) {
+    const reason = keepReason(overwrite, kindOf(existing), 'dir');
+    if (reason) return `${reason}; nothing below it restored`;
+    await unlink(parent.at(name));
   }
-  const temp = join(dirname(abs), tempName());
-  const fh = await open(temp, 'w', 0o600);
-  const whole = createHash('sha256');
-  const fetchChunk = async (c: ChunkRef): Promise<Buffer> => {
-    const key = blockKey(c.hash);
-    try {
-      return deps.decoder.verify(key, await deps.store.get(key), c.hash);
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError)
-        throw new RestoreError(entry.path, `${entry.path}: block ${key} is missing`, key, {
-          cause: err,
-          code: 'BLOCK_MISSING',
-        });
-      if (err instanceof BlockError)
-        throw new RestoreError(entry.path, `${entry.path}: ${err.message}`, key, { cause: err });
-      throw err;
-    }
-  };
-  // Each chunk holds a budget slot from its request until it is written, so the chunks
-  // buffered over all files never exceed the budget. Chunks are asked for in file order
-  // and the earliest one of every file holds a slot, so every file always progresses.
-  const window: Array<{ data: Promise<Buffer>; written(): void }> = [];
-  let next = 0;
-  const fill = (): void => {
-    while (window.length < deps.concurrency && next < chunks.length) {
-      const chunk = chunks[next++] as ChunkRef;
-      let written!: () => void;
-      const isWritten = new Promise<void>((r) => (written = r));
-      let resolveData!: (b: Buffer) => void;
-      let rejectData!: (e: unknown) => void;
-      const data = new Promise<Buffer>((res, rej) => {
-        resolveData = res;
-        rejectData = rej;
-      });
-      data.catch(() => undefined);
-      void budget(async () => {
-        try {
-          resolveData(await fetchChunk(chunk));
-        } catch (err) {
-          rejectData(err);
-          return;
-        }
-        await isWritten;
-      });
-      window.push({ data, written });
-    }
-  };
-  try {
-    fill();
-    while (window.length > 0) {
-      const slot = window.shift() as { data: Promise<Buffer>; written(): void };
-      try {
-        const data = await slot.data;
-        whole.update(data);
-        await fh.write(data);
-        progress.chunksVerified += 1;
-        progress.bytes += data.length;
-      } finally {
-        slot.written();
-      }
-      fill();
-    }
-    await fh.sync();
-    await fh.close();
-    const actual = whole.digest('hex');
-    if (actual !== contentHash)
-      throw new RestoreError(
-        entry.path,
-        `${entry.path}: restored content hashes to ${actual}, the snapshot says ${contentHash}`,
+  return parent.openChild(name, entry.path, !existing || !existing.isDirectory());
+}
+
+/** Restores a symlink (never following one); returns why an entry in the way was left alone, if it was. */
+async function restoreSymlink(
+  dir: TargetDir,
+  name: string,
+  entry: FileEvent,
+  overwrite: OverwritePolicy,
+): Promise<string | undefined> {
+  const target = entry.target as string;
+  const existing = await dir.lstat(name);
+  const same = existing?.isSymbolicLink() && (await readlink(dir.at(name))) === target;
+  if (existing && !same) {
+    const reason = keepReason(overwrite, kindOf(existing), 'symlink');
+    if (reason) return reason;
+    if (existing.isDirectory()) {
+      const removed = await rmdir(dir.at(name)).then(
+        () => true,
+        () => false,
       );
-    await chmod(temp, entry.mode);
-    await utimes(temp, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
-    // rename() replaces a file atomically; only something else in the way is removed first.
-    if (existing && !existing.isFile()) await rm(abs, { force: true, recursive: true });
-    await rename(temp, abs);
-  } catch (err) {
-    // Release the slots of chunks requested but never written, so other files go on.
-    for (const slot of window) slot.written();
-    await fh.close().catch(() => undefined);
-    await rm(temp, { force: true });
-    throw err;
+      if (!removed) return NOT_EMPTY;
+    }
   }
+  if (!same) {
+    // Made under a temporary name and renamed over whatever file or link is there.
+    const temp = tempName();
+    await symlink(target, dir.at(temp));
+    await rename(dir.at(temp), dir.at(name)).catch(async (err: unknown) => {
+      await unlink(dir.at(temp)).catch(() => undefined);
+      throw err;
+    });
+  }
+  // Some file systems cannot set a symlink's own times; its target and content are what matter.
+  await lutimes(dir.at(name), entry.mtimeMs / 1000, entry.mtimeMs / 1000).catch(() => undefined);
+  return undefined;
+}
+
+/** A restore killed mid-file leaves its temporary file behind; the rerun removes it (never following a link). */
+async function removeTempFiles(dir: TargetDir): Promise<void> {
+  for (const name of await readdir(dir.at('.')))
+    if (TEMP_NAME.test(name)) await unlink(dir.at(name)).catch(() => undefined);
 }

@@ -4,11 +4,12 @@ import { createIdempotentProducer, createKafka } from '../bus';
 import { requireSettings, type BackstreamConfig } from '../config';
 import { ensureTopics, topicName } from '../events';
 import {
-  SignedLedgerSource,
   StoreLedgerSource,
   TopicLedgerSource,
-  loadVerifyingKey,
+  TrustedLedger,
+  loadLedgerTrust,
   type LedgerSource,
+  type LedgerTrust,
 } from '../ledger';
 import type { ConsumerWatcher } from '../health/readiness';
 import { createLogger, type Logger } from '../log';
@@ -116,30 +117,49 @@ export interface ReaderOptions {
 }
 
 /**
- * The ledger as readers see it: the topic or its mirror; with a ledger public key (or signing
- * key) configured, only what that key signed — a forged record can then not point a restore at
- * other data.
+ * The ledger of a repository as every process that acts on it reads it (TrustedLedger):
+ * only what the configured ledger key signed. Without a key this throws a ConfigError
+ * (exit 2) unless ledger.allowUnsigned is set, which `logger` then warns about.
+ */
+export function openTrustedLedger(
+  config: BackstreamConfig,
+  kafka: Kafka,
+  logger: Logger,
+  trust: LedgerTrust = loadLedgerTrust(config.ledger, (w) => logger.warn(w)),
+): TrustedLedger {
+  return new TrustedLedger({
+    kafka,
+    topic: topicName(config, 'ledger'),
+    trust,
+    onRejected: (at, reason) => logger.warn({ at, reason }, 'ledger: ignoring an item the ledger key did not sign'),
+  });
+}
+
+/**
+ * The ledger as readers see it: the topic or its mirror, through the TrustedLedger — a
+ * forged record can then not point a restore at other data. `unfiltered` (only `ledger
+ * verify`, `prove` and `rebuild`, which judge every item themselves) reads it raw.
  */
 function readerLedger(
   config: BackstreamConfig,
   kafka: Kafka,
   store: ObjectStore,
   options: ReaderOptions,
+  trust: LedgerTrust | undefined,
+  logger: Logger,
 ): LedgerSource {
-  const source = options.fromStore
-    ? new StoreLedgerSource(store)
-    : new TopicLedgerSource(kafka, topicName(config, 'ledger'));
-  const key = options.unfiltered ? undefined : loadVerifyingKey(config.ledger);
-  if (!key) return source;
-  const logger = createLogger(config.log.level, 'reader');
-  return new SignedLedgerSource(source, key, (at, reason) =>
-    logger.warn({ at, reason }, 'ledger: ignoring an unsigned item'),
-  );
+  if (!trust)
+    return options.fromStore ? new StoreLedgerSource(store) : new TopicLedgerSource(kafka, topicName(config, 'ledger'));
+  const ledger = openTrustedLedger(config, kafka, logger, trust);
+  return options.fromStore ? ledger.mirror(store) : ledger.topic();
 }
 
 export async function openReaderContext(config: BackstreamConfig, options: ReaderOptions = {}): Promise<ReaderContext> {
   requireSettings(config, options.fromStore ? ['s3.bucket'] : ['kafka.brokers', 's3.bucket']);
-  const kafka = createKafka(config.kafka, { clientSuffix: 'reader', logger: createLogger(config.log.level, 'reader') });
+  const logger = createLogger(config.log.level, 'reader');
+  // Before anything is opened: a reader without a ledger key stops here (exit 2).
+  const trust = options.unfiltered ? undefined : loadLedgerTrust(config.ledger, (w) => logger.warn(w));
+  const kafka = createKafka(config.kafka, { clientSuffix: 'reader', logger });
   const s3 = createS3Client(config.s3);
   let store: ObjectStore;
   try {
@@ -153,7 +173,7 @@ export async function openReaderContext(config: BackstreamConfig, options: Reade
     kafka,
     s3,
     store,
-    ledger: readerLedger(config, kafka, store, options),
+    ledger: readerLedger(config, kafka, store, options, trust, logger),
     close: () => s3.destroy(),
   };
 }

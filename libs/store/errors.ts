@@ -1,10 +1,21 @@
-import { BackstreamError } from '../errors';
+import { BackstreamError, BlockError } from '../errors';
 
 export class ObjectNotFoundError extends BackstreamError {
   readonly key: string;
   constructor(key: string) {
     super('BLOCK_MISSING', `object ${key} does not exist`, { retriable: false });
     this.key = key;
+  }
+}
+
+/**
+ * An object larger than its reader expects (GetOptions.maxBytes): corrupt or planted, and
+ * never buffered whole. A BlockError BLOCK_CORRUPT, so readers of blocks report it as they
+ * report a block that does not decode.
+ */
+export class ObjectTooLargeError extends BlockError {
+  constructor(key: string, maxBytes: number) {
+    super('BLOCK_CORRUPT', key, `object ${key} is larger than the ${maxBytes} bytes its reader expects`);
   }
 }
 

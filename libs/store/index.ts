@@ -1,12 +1,12 @@
 export { createS3Client } from './s3-client';
-export type { ObjectStore, ObjectInfo, PutOptions } from './object-store';
+export type { GetOptions, ObjectStore, ObjectInfo, PutOptions } from './object-store';
 export { S3ObjectStore } from './s3-object-store';
 export type { S3ObjectStoreOptions } from './s3-object-store';
 export { MemoryObjectStore } from './memory-object-store';
 export type { MemoryObjectStoreOptions } from './memory-object-store';
 export { objectLockPolicyOf, lockUntil, needsExtension } from './object-lock';
 export type { ObjectLockPolicy } from './object-lock';
-export { ObjectNotFoundError, StoreError, httpStatusOf } from './errors';
+export { ObjectNotFoundError, ObjectTooLargeError, StoreError, httpStatusOf } from './errors';
 export { blockKey, fileListKey, snapshotManifestKey } from './keys';
 export { ensureBucket, bucketExists, requireBucket, bucketObjectLockEnabled } from './bucket';
 export type { BucketOptions } from './bucket';

@@ -1,6 +1,6 @@
-import { ObjectNotFoundError, StoreError } from './errors';
+import { ObjectNotFoundError, ObjectTooLargeError, StoreError } from './errors';
 import { lockUntil, needsExtension, type ObjectLockPolicy } from './object-lock';
-import type { ObjectInfo, ObjectStore, PutOptions } from './object-store';
+import type { GetOptions, ObjectInfo, ObjectStore, PutOptions } from './object-store';
 
 export interface MemoryObjectStoreOptions {
   /** Simulates S3 Object Lock: objects are written locked and refuse delete and overwrite until then. */
@@ -42,9 +42,13 @@ export class MemoryObjectStore implements ObjectStore {
     return { created: true };
   }
 
-  get(key: string): Promise<Buffer> {
+  get(key: string, options: GetOptions = {}): Promise<Buffer> {
     const body = this.objects.get(key);
-    return body ? Promise.resolve(Buffer.from(body)) : Promise.reject(new ObjectNotFoundError(key));
+    if (!body) return Promise.reject(new ObjectNotFoundError(key));
+    if (options.maxBytes !== undefined && body.length > options.maxBytes) {
+      return Promise.reject(new ObjectTooLargeError(key, options.maxBytes));
+    }
+    return Promise.resolve(Buffer.from(body));
   }
 
   head(key: string): Promise<ObjectInfo | undefined> {

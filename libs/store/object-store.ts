@@ -18,10 +18,18 @@ export interface PutOptions {
   ifNoneMatch?: boolean;
 }
 
+export interface GetOptions {
+  /**
+   * The most bytes the caller expects: a larger object is refused (ObjectTooLargeError)
+   * without reading more than one byte past this bound.
+   */
+  maxBytes?: number;
+}
+
 export interface ObjectStore {
   put(key: string, body: Buffer, options?: PutOptions): Promise<{ created: boolean }>;
-  /** Throws ObjectNotFoundError when absent. */
-  get(key: string): Promise<Buffer>;
+  /** Throws ObjectNotFoundError when absent, ObjectTooLargeError when above options.maxBytes. */
+  get(key: string, options?: GetOptions): Promise<Buffer>;
   /** Undefined when absent. */
   head(key: string): Promise<ObjectInfo | undefined>;
   delete(key: string): Promise<void>;

@@ -8,9 +8,9 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { ObjectNotFoundError, StoreError, httpStatusOf } from './errors';
+import { ObjectNotFoundError, ObjectTooLargeError, StoreError, httpStatusOf } from './errors';
 import { lockUntil, needsExtension, type ObjectLockPolicy } from './object-lock';
-import type { ObjectInfo, ObjectStore, PutOptions } from './object-store';
+import type { GetOptions, ObjectInfo, ObjectStore, PutOptions } from './object-store';
 
 interface SdkError {
   name?: string;
@@ -95,15 +95,33 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async get(key: string): Promise<Buffer> {
+  /**
+   * With maxBytes, a ranged GET of the first maxBytes + 1 bytes: a larger object is refused
+   * from what that returns, and never transferred whole.
+   */
+  async get(key: string, options: GetOptions = {}): Promise<Buffer> {
+    const { maxBytes } = options;
+    let body: Buffer;
     try {
-      const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
+      const res = await this.s3.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.k(key),
+          ...(maxBytes !== undefined ? { Range: `bytes=0-${maxBytes}` } : {}),
+        }),
+      );
       if (!res.Body) return Buffer.alloc(0);
-      return Buffer.from(await res.Body.transformToByteArray());
+      const bytes = await res.Body.transformToByteArray();
+      body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } catch (err) {
-      if (httpStatusOf(err) === 404 || (err as SdkError).name === 'NoSuchKey') throw new ObjectNotFoundError(key);
+      const status = httpStatusOf(err);
+      if (status === 404 || (err as SdkError).name === 'NoSuchKey') throw new ObjectNotFoundError(key);
+      // 416: a range of an empty object.
+      if (maxBytes !== undefined && status === 416) return Buffer.alloc(0);
       throw wrap('GET', key, err);
     }
+    if (maxBytes !== undefined && body.length > maxBytes) throw new ObjectTooLargeError(key, maxBytes);
+    return body;
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

@@ -2,7 +2,7 @@ import { runArchiver } from '../../libs/archive';
 import { BlockEncoder } from '../../libs/blocks';
 import { ConfigError } from '../../libs/errors';
 import { loadSigningKey } from '../../libs/ledger';
-import type { ServiceContext, Stoppable } from '../../libs/runtime';
+import { openTrustedLedger, type ServiceContext, type Stoppable } from '../../libs/runtime';
 
 /**
  * archiver: progress topic → file lists and manifests in the store → one commit intent per
@@ -22,6 +22,8 @@ export function startArchiver(ctx: ServiceContext): Promise<Stoppable> {
     store: ctx.store,
     encoder: new BlockEncoder(ctx.config.chunkWorker.compressionLevel),
     signer,
+    // Its own key: what its sequencer signs is what its index believes.
+    ledger: openTrustedLedger(ctx.config, ctx.kafka, ctx.logger, { key: signer.verifying }),
     logger: ctx.logger,
     health: ctx.health,
   });

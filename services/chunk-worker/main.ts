@@ -19,6 +19,7 @@ export function startChunkWorker(ctx: ServiceContext): Promise<Stoppable> {
     topic: topicName(config, 'chunks'),
     deadLetterTopic: topicName(config, 'dead-letters'),
     concurrency: config.store.concurrency,
+    maxAttempts: config.bus.maxAttempts,
     maxBytes: config.chunkWorker.fetchMaxBytes,
     maxBytesPerPartition: config.chunking.maxSize + 1024 * 1024,
     logger: ctx.logger,

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { BackstreamError, ConfigError, describeError } from '../../libs/errors';
+import { terminalSafe } from '../../libs/text';
 import { configCommand } from './commands/config';
 import { doctorCommand } from './commands/doctor';
 import { backupCommand } from './commands/backup';
@@ -54,7 +55,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return;
     }
-    process.stderr.write(`backstream: error: ${describeError(err)}\n`);
+    // Messages quote names from snapshots and the ledger: no control character reaches the terminal.
+    process.stderr.write(`backstream: error: ${terminalSafe(describeError(err))}\n`);
     process.exitCode = err instanceof ConfigError ? EXIT.usage : EXIT.failure;
     if (!(err instanceof BackstreamError) && process.env.BACKSTREAM_DEBUG) {
       process.stderr.write(`${(err as Error).stack ?? ''}\n`);

@@ -1,5 +1,5 @@
 import { S3StagedObjects, runIngest } from '../../libs/ingest';
-import type { ServiceContext, Stoppable } from '../../libs/runtime';
+import { openTrustedLedger, type ServiceContext, type Stoppable } from '../../libs/runtime';
 
 /**
  * producer (service): change topics → change batches through the chunk pipeline → one
@@ -14,6 +14,8 @@ export function startProducer(ctx: ServiceContext): Promise<Stoppable> {
     store: ctx.store,
     gear: ctx.gear,
     staged: new S3StagedObjects(ctx.s3, config.s3.bucket, config.s3.prefix),
+    // Which change-topic offsets are committed: only what the ledger key signed says so.
+    ledger: openTrustedLedger(config, ctx.kafka, ctx.logger),
     logger: ctx.logger,
     health: ctx.health,
   });

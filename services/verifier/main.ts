@@ -22,6 +22,7 @@ export function startVerifier(ctx: ServiceContext): Promise<Stoppable> {
     topic: topicName(config, 'stored'),
     deadLetterTopic: topicName(config, 'dead-letters'),
     concurrency: config.store.concurrency,
+    maxAttempts: config.bus.maxAttempts,
     maxBytes: 16 * 1024 * 1024,
     maxBytesPerPartition: 1024 * 1024,
     logger: ctx.logger,

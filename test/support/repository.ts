@@ -104,7 +104,7 @@ export class RepositoryProbe {
   /** Reads a chunk's block and checks it decodes to the chunk's hash; returns its bytes. */
   async readChunk(hash: string): Promise<Buffer> {
     const key = blockKey(hash);
-    return this.decoder.verify(key, await this.store.get(key), hash);
+    return this.decoder.verify(key, await this.store.get(key, { maxBytes: this.decoder.maxBlockBytes }), hash);
   }
 
   async blockHashes(): Promise<Set<string>> {

@@ -1,8 +1,11 @@
 import { Command } from 'commander';
 import { runBackup, type BackupProgress } from '../../../libs/backup';
-import { openServiceContext, closeServiceContext } from '../../../libs/runtime';
+import { loadLedgerTrust } from '../../../libs/ledger';
+import { createLogger } from '../../../libs/log';
+import { openServiceContext, closeServiceContext, openTrustedLedger } from '../../../libs/runtime';
 import { inInternalSpan, startTelemetry } from '../../../libs/telemetry';
 import { loadCommandConfig, printJson, terminalProgressBar } from '../context';
+import { terminalSafe } from '../../../libs/text';
 
 function mib(bytes: number): string {
   return (bytes / 1024 / 1024).toFixed(1);
@@ -24,6 +27,8 @@ export function backupCommand(): Command {
     .option('--json', 'JSON lines: progress every second, then a summary')
     .action(async function (this: Command, path: string, opts: { source: string; json?: boolean }) {
       const { config } = loadCommandConfig(this);
+      // The parent and the commit come from the ledger: without its key, stop here (exit 2).
+      const trust = loadLedgerTrust(config.ledger, (w) => createLogger(config.log.level, 'backup').warn(w));
       // A backup starts the trace of every chunk it sends (exported when an OTLP endpoint is set).
       const telemetry = startTelemetry(config.telemetry, { service: 'backup', serveMetrics: false });
       const ctx = await openServiceContext('producer', {
@@ -50,7 +55,10 @@ export function backupCommand(): Command {
       };
       try {
         const result = await inInternalSpan('backup', { 'backstream.source': opts.source }, () =>
-          runBackup({ root: path, source: opts.source }, { ...ctx, onProgress }),
+          runBackup(
+            { root: path, source: opts.source },
+            { ...ctx, ledger: openTrustedLedger(ctx.config, ctx.kafka, ctx.logger, trust), onProgress },
+          ),
         );
         bar?.stop();
         if (opts.json) {
@@ -65,7 +73,7 @@ export function backupCommand(): Command {
               (result.skipped.length > 0
                 ? `\n  skipped ${result.skipped.length}: ${result.skipped
                     .slice(0, 5)
-                    .map((s) => `${s.path} (${s.reason})`)
+                    .map((s) => terminalSafe(`${s.path} (${s.reason})`))
                     .join('; ')}`
                 : '') +
               '\n',

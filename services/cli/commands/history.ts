@@ -5,6 +5,7 @@ import { metadataDecoder } from '../../../libs/manifest';
 import { dataMembers, keyHistory, ledgerChangeCommits, type HistoryEntry } from '../../../libs/pit';
 import { openReaderContext } from '../../../libs/runtime';
 import { loadCommandConfig } from '../context';
+import { terminalSafe } from '../../../libs/text';
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
@@ -40,9 +41,10 @@ function jsonLine({ version: v, payload }: HistoryEntry): string {
 }
 
 function textLine({ version: v, payload }: HistoryEntry): string {
-  const row =
+  const row = terminalSafe(
     `${new Date(v.tsMs).toISOString().padEnd(25)} ${v.op.padEnd(6)} ${(v.size === undefined ? '-' : String(v.size)).padStart(10)} ` +
-    `${(v.contentType ?? '-').padEnd(24)} ${`${v.topic}/${v.partition}@${v.offset}`.padEnd(28)} ${v.id.slice(0, 12)}`;
+      `${(v.contentType ?? '-').padEnd(24)} ${`${v.topic}/${v.partition}@${v.offset}`.padEnd(28)} ${v.id.slice(0, 12)}`,
+  );
   // The data members without their leading comma: `"data":…` or `"dataEncoding":"base64","data":"…"`.
   return payload ? `${row}\n    ${dataMembers(payload).slice(1)}` : row;
 }
@@ -92,7 +94,8 @@ export function historyCommand(): Command {
         }
         if (!opts.json) {
           const { versions, duplicates, scan } = run.result;
-          if (versions === 0) process.stderr.write(`no committed version of key ${key} in source ${opts.source}\n`);
+          if (versions === 0)
+            process.stderr.write(`no committed version of key ${terminalSafe(key)} in source ${opts.source}\n`);
           else
             process.stdout.write(
               `${plural(versions, 'version')}${duplicates > 0 ? ` (${plural(duplicates, 'duplicate delivery', 'duplicate deliveries')} not shown)` : ''}, from ${plural(scan.batches, 'change batch', 'change batches')}\n`,

@@ -32,6 +32,7 @@ import {
 import { MerkleTree } from '../../../libs/merkle';
 import { openReaderContext, type ReaderContext } from '../../../libs/runtime';
 import { loadCommandConfig, printJson } from '../context';
+import { terminalSafe } from '../../../libs/text';
 
 const FROM_STORE = 'read the ledger from its mirror in the store (when the ledger topic is gone)';
 
@@ -107,7 +108,7 @@ function verifyCommand(): Command {
         const report = (f: LedgerFinding | DataFinding): void => {
           findings.push(f);
           if (opts.json) printJson({ type: 'finding', ...f });
-          else process.stdout.write(`FINDING ${f.kind}: ${f.message}\n`);
+          else process.stdout.write(`FINDING ${f.kind}: ${terminalSafe(f.message)}\n`);
         };
         let reported = 0;
         await ctx.ledger.read(async (item) => {
@@ -176,14 +177,14 @@ async function entryDetail(
   matches: (entry: Record<string, unknown>) => boolean,
 ): Promise<{ manifest: Buffer; segmentIndex: number; segment: Buffer; entry: string[] } | undefined> {
   const decoder = metadataDecoder(ctx.config.chunking.maxSize);
-  const manifest = await readContentObject(ctx.store, decoder, record.chained.record.manifest);
+  const manifest = await readContentObject(ctx.store, decoder, record.chained.record.manifest, 'manifest');
   const json: unknown = JSON.parse(manifest.toString('utf8'));
   const parsed =
     record.chained.type === 'snapshot-commit'
       ? snapshotManifestSchema.parse(json)
       : changeBatchManifestSchema.parse(json);
   for (const [segmentIndex, ref] of parsed.segments.entries()) {
-    const segment = await readContentObject(ctx.store, decoder, ref);
+    const segment = await readContentObject(ctx.store, decoder, ref, 'segment');
     const entry = segment
       .toString('utf8')
       .split('\n')

@@ -16,8 +16,9 @@ import {
   type PitProgress,
   type RecordSink,
 } from '../../../libs/pit';
-import { restoreSnapshot, type RestoreProgress } from '../../../libs/restore';
+import { OVERWRITE_POLICIES, restoreSnapshot, type OverwritePolicy, type RestoreProgress } from '../../../libs/restore';
 import { openReaderContext } from '../../../libs/runtime';
+import { terminalSafe } from '../../../libs/text';
 import { loadCommandConfig, printJson, terminalProgressBar } from '../context';
 
 const MiB = 1024 * 1024;
@@ -41,7 +42,7 @@ export function snapshotsCommand(): Command {
           );
           for (const { record: r } of entries) {
             process.stdout.write(
-              `${r.snapshotId.slice(0, 8).padEnd(10)} ${r.source.padEnd(16)} ${r.committedAt.padEnd(24)} ${String(r.files).padStart(8)} ${(r.totalBytes / MiB).toFixed(1).padStart(10)} ${(r.sentBytes / MiB).toFixed(1).padStart(10)}\n`,
+              `${r.snapshotId.slice(0, 8).padEnd(10)} ${terminalSafe(r.source).padEnd(16)} ${terminalSafe(r.committedAt).padEnd(24)} ${String(r.files).padStart(8)} ${(r.totalBytes / MiB).toFixed(1).padStart(10)} ${(r.sentBytes / MiB).toFixed(1).padStart(10)}\n`,
             );
           }
         }
@@ -78,7 +79,7 @@ export function lsCommand(): Command {
             printJson({ path: e.path, kind: e.kind, mode: e.mode, mtimeMs: e.mtimeMs, size: e.size, target: e.target });
           else
             process.stdout.write(
-              `${e.kind.padEnd(8)} ${e.mode.toString(8).padStart(4, '0')} ${String(e.size).padStart(12)} ${new Date(e.mtimeMs).toISOString()} ${e.path}${e.target !== undefined ? ` -> ${e.target}` : ''}\n`,
+              `${e.kind.padEnd(8)} ${e.mode.toString(8).padStart(4, '0')} ${String(e.size).padStart(12)} ${new Date(e.mtimeMs).toISOString()} ${terminalSafe(e.path)}${e.target !== undefined ? ` -> ${terminalSafe(e.target)}` : ''}\n`,
             );
         }
       } finally {
@@ -111,8 +112,14 @@ export function restoreCommand(): Command {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
+    .addOption(
+      new Option(
+        '--overwrite <when>',
+        'an entry already in the target that differs: if-changed replaces one of the same kind (a file or symlink), always also one of another kind (never a non-empty directory), never keeps all (default if-changed)',
+      ).choices(OVERWRITE_POLICIES),
+    )
     .option('--from-store', 'read the ledger from its mirror in the store (when the ledger topic is gone)')
-    .option('--json', 'JSON lines: progress every second, then a summary')
+    .option('--json', 'JSON lines: progress every second, what was left alone, then a summary')
     .action(async function (this: Command, ref: string | undefined, opts: RestoreOptions) {
       if (opts.at !== undefined) {
         await restoreAtMoment(this, ref, opts);
@@ -124,6 +131,8 @@ export function restoreCommand(): Command {
           "missing required argument 'snapshot' (or --at TIME --source NAME to restore a change source)",
         );
       if (opts.format !== undefined) usageError(this, '--format applies to a point-in-time restore (--at) only');
+      if (opts.overwrite !== undefined && opts.at !== undefined)
+        usageError(this, '--overwrite applies to a snapshot restore only');
       await restoreSnapshotCommand(this, ref, opts);
     });
 }
@@ -135,6 +144,7 @@ interface RestoreOptions {
   json?: boolean;
   at?: string;
   format?: PitFormat;
+  overwrite?: OverwritePolicy;
   fromStore?: boolean;
 }
 
@@ -166,13 +176,18 @@ async function restoreSnapshotCommand(command: Command, ref: string, opts: Resto
           rate: p.elapsedMs > 0 ? (p.bytes / 1e3 / p.elapsedMs).toFixed(1) : '0.0',
         });
     };
+    const onLeftAlone = ({ path, reason }: { path: string; reason: string }): void => {
+      if (opts.json) printJson({ type: 'left-alone', path, reason });
+      else process.stdout.write(`left alone: ${terminalSafe(path)}: ${reason}\n`);
+    };
     const result = await restoreSnapshot(
-      { record, target: opts.target, includes: opts.include },
+      { record, target: opts.target, includes: opts.include, overwrite: opts.overwrite },
       {
         store: ctx.store,
         decoder: metadataDecoder(ctx.config.chunking.maxSize),
         concurrency: ctx.config.store.concurrency,
         onProgress,
+        onLeftAlone,
       },
     ).finally(() => bar?.stop());
     const mbps = result.elapsedMs > 0 ? result.bytes / 1e6 / (result.elapsedMs / 1000) : 0;
@@ -185,11 +200,23 @@ async function restoreSnapshotCommand(command: Command, ref: string, opts: Resto
       });
     else
       process.stdout.write(
-        `restored snapshot ${record.snapshotId} to ${opts.target}: ${result.files} files (${result.filesSkipped} already correct), ${result.dirs} dirs, ${result.symlinks} symlinks, ${(result.bytes / MiB).toFixed(1)} MiB, ${result.chunksVerified} chunks verified, ${mbps.toFixed(1)} MB/s\n`,
+        `restored snapshot ${record.snapshotId} to ${terminalSafe(opts.target)}: ${result.files} files (${result.filesSkipped} already correct), ${result.dirs} dirs, ${result.symlinks} symlinks, ${(result.bytes / MiB).toFixed(1)} MiB, ${result.chunksVerified} chunks verified, ${mbps.toFixed(1)} MB/s${notes(result)}\n`,
       );
   } finally {
     ctx.close();
   }
+}
+
+/** The summary's remarks on what was not restored as the snapshot has it. */
+function notes(r: RestoreProgress): string {
+  const out: string[] = [];
+  if (r.leftAlone > 0)
+    out.push(
+      `${r.leftAlone} existing entries left alone${r.notRestoredBelowLeftAlone > 0 ? ` (${r.notRestoredBelowLeftAlone} snapshot entries below them not restored)` : ''}`,
+    );
+  if (r.modeBitsDropped > 0)
+    out.push(`${r.modeBitsDropped} entries' setuid/setgid/sticky bits not restored (owners are not recorded)`);
+  return out.length > 0 ? `; ${out.join('; ')}` : '';
 }
 
 const KAFKA_TARGET = 'kafka:';

@@ -1,0 +1,4 @@
+import { describeGetBound } from '../../test/support/object-store-contract';
+import { MemoryObjectStore } from './memory-object-store';
+
+describeGetBound('MemoryObjectStore', () => new MemoryObjectStore());

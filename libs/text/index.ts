@@ -1,0 +1,1 @@
+export { terminalSafe } from './terminal-safe';
